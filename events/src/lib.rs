@@ -1,0 +1,35 @@
+//! Steward's event model.
+//!
+//! Everything Steward knows is an immutable event in a log. This crate holds the
+//! vocabulary of that log and nothing that touches a disk or a network:
+//!
+//! - [`ids`]: validated names — [`StreamId`] (`<category>-<id>`), [`EventType`],
+//!   [`SubjectId`] (a person whose data an event carries).
+//! - [`envelope`]: [`NewEvent`] (what a writer hands the store) and
+//!   [`RecordedEvent`] (what every backend returns unchanged), with their
+//!   [`Metadata`] and the [`Personal`] part that the store seals per subject.
+//! - [`position`]: the ordered [`Position`] of an event in the global log.
+//! - [`store`]: the [`EventStore`] trait every backend implements, with
+//!   [`ExpectedVersion`] for optimistic concurrency and the typed [`StoreError`].
+//! - [`upcast`]: the [`Upcasters`] registry that turns old event shapes into
+//!   current ones on every read.
+//! - [`domain`]: the typed domain events and their JSON Schemas.
+//!
+//! Backends live in `runtime/`; domain logic in `actors/`. Both depend on this
+//! crate and never the other way round.
+
+pub mod domain;
+pub mod envelope;
+pub mod ids;
+pub mod position;
+pub mod store;
+pub mod upcast;
+
+pub use envelope::{Metadata, NewEvent, Personal, RecordedEvent};
+pub use ids::{EventType, IdError, StreamId, SubjectId};
+pub use position::Position;
+pub use store::{
+    AppendResult, Direction, Erasure, ErrorClass, EventStore, EventStream, ExpectedVersion,
+    StoreError,
+};
+pub use upcast::{UpcastError, Upcasters};

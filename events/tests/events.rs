@@ -1,0 +1,154 @@
+//! The event model seen from outside: old shapes upcast, typed events round
+//! trip through the envelope, and the committed JSON Schemas match the code.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use steward_events::domain::home::DeviceStateReported;
+use steward_events::domain::{self, DomainEvent};
+use steward_events::{EventType, NewEvent, Personal, RecordedEvent, Upcasters};
+
+fn fixture(name: &str) -> RecordedEvent {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("fixture exists");
+    serde_json::from_str(&text).expect("fixture is a recorded event")
+}
+
+#[test]
+fn a_v1_device_report_reads_as_v2() {
+    let mut event = fixture("DeviceStateReported.v1.json");
+    Upcasters::steward().upcast(&mut event).expect("v1 upcasts");
+
+    assert_eq!(event.schema_version, 2);
+    let report: DeviceStateReported = event.to_domain().expect("decodes as v2");
+    assert_eq!(report.device_id, "hallway_lamp");
+    assert_eq!(report.attributes.get("power"), Some(&json!("on")));
+}
+
+#[test]
+fn a_v1_event_without_upcasting_is_refused_by_the_typed_reader() {
+    let event = fixture("DeviceStateReported.v1.json");
+    let error = event
+        .to_domain::<DeviceStateReported>()
+        .expect_err("v1 is not v2");
+    assert!(error.to_string().contains("upcast"), "{error}");
+}
+
+#[test]
+fn a_broken_v1_names_what_is_wrong() {
+    let mut event = fixture("DeviceStateReported.v1.json");
+    event.data = json!({ "device_id": "hallway_lamp", "on": "yes" });
+    let error = Upcasters::steward()
+        .upcast(&mut event)
+        .expect_err("`on` must be a boolean");
+    assert_eq!(error.from_version, 1);
+    assert!(
+        error.to_string().contains("`on` is not a boolean"),
+        "{error}"
+    );
+}
+
+#[test]
+fn current_events_are_left_alone() {
+    let mut event = fixture("DeviceStateReported.v1.json");
+    event.schema_version = 2;
+    event.data = json!({ "device_id": "x", "attributes": { "power": "off" } });
+    let before = event.clone();
+    Upcasters::steward()
+        .upcast(&mut event)
+        .expect("nothing to do");
+    assert_eq!(event, before);
+}
+
+/// An event with personal fields keeps them out of `data`.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+struct Greeting {
+    room: String,
+    name: String,
+}
+
+impl DomainEvent for Greeting {
+    const EVENT_TYPE: &'static str = "Greeting";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["name"];
+}
+
+#[test]
+fn personal_fields_travel_in_the_personal_part() {
+    let greeting = Greeting {
+        room: "hall".into(),
+        name: "Dana".into(),
+    };
+    let new = NewEvent::from_domain(&greeting).expect("serialises");
+    assert_eq!(new.data, json!({ "room": "hall" }));
+    assert_eq!(
+        new.personal,
+        Some(Personal::Plain(json!({ "name": "Dana" })))
+    );
+
+    let mut recorded = fixture("DeviceStateReported.v1.json");
+    recorded.event_type = Greeting::event_type();
+    recorded.data = new.data.clone();
+    recorded.personal = new.personal.clone();
+    assert_eq!(recorded.to_domain::<Greeting>().expect("decodes"), greeting);
+
+    recorded.personal = Some(Personal::Erased);
+    let error = recorded.to_domain::<Greeting>().expect_err("erased");
+    assert!(error.to_string().contains("erased"), "{error}");
+}
+
+#[test]
+fn domain_event_types_are_valid() {
+    for (name, _) in domain::schemas() {
+        let event_type = name.split_once(".v").expect("named <type>.v<N>").0;
+        EventType::parse(event_type).expect("a valid event type");
+    }
+}
+
+/// The committed schemas under `schemas/events/` are generated from the Rust
+/// types. Run with `STEWARD_UPDATE_SCHEMAS=1` to regenerate after a change.
+#[test]
+fn committed_json_schemas_match_the_code() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/events");
+    let mut expected: Vec<(String, String)> = domain::schemas()
+        .into_iter()
+        .map(|(name, schema)| (format!("{name}.json"), pretty(&schema)))
+        .collect();
+    expected.push((
+        "envelope.json".to_owned(),
+        pretty(&schemars::schema_for!(RecordedEvent)),
+    ));
+
+    if std::env::var_os("STEWARD_UPDATE_SCHEMAS").is_some() {
+        std::fs::create_dir_all(&dir).expect("schemas dir");
+        for (file, text) in &expected {
+            std::fs::write(dir.join(file), text).expect("write schema");
+        }
+    }
+
+    let mut drifted = Vec::new();
+    for (file, text) in &expected {
+        match std::fs::read_to_string(dir.join(file)) {
+            Ok(committed) if committed == *text => {}
+            _ => drifted.push(file.clone()),
+        }
+    }
+    let mut committed: Vec<String> = std::fs::read_dir(&dir)
+        .expect("schemas/events exists")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    committed.retain(|file| !expected.iter().any(|(name, _)| name == file));
+    assert!(
+        drifted.is_empty() && committed.is_empty(),
+        "schemas/events is out of date (drifted: {drifted:?}, stale: {committed:?}); \
+         regenerate with STEWARD_UPDATE_SCHEMAS=1 cargo test -p steward-events"
+    );
+}
+
+fn pretty(schema: &schemars::Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("schema serialises");
+    text.push('\n');
+    text
+}

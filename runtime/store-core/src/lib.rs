@@ -1,0 +1,33 @@
+//! What every Steward event store backend shares.
+//!
+//! A backend (SQLite, PostgreSQL, KurrentDB) implements two small traits:
+//! [`EventLog`], the append-only log of envelopes whose personal parts are
+//! already sealed, and [`KeyVault`], the table of per-subject keys. [`Store`]
+//! puts them together into the public [`steward_events::EventStore`]:
+//!
+//! ```text
+//!   writer ──NewEvent(plain personal)──▶ Store ──validate, seal──▶ EventLog
+//!   reader ◀──RecordedEvent(plain | erased, upcast)── Store ◀──open── EventLog
+//!                                          │
+//!                                          └── subject keys ── KeyVault (wrapped by the MasterKey)
+//! ```
+//!
+//! - [`seal`]: the cryptography (XChaCha20-Poly1305 under keys derived per
+//!   event from its subjects' keys; subject keys wrapped by the master key).
+//! - [`master_key`]: the master key and its key file.
+//! - [`validate`]: the limits every batch must respect before anything is written.
+//! - [`subscribe`]: catch-up-then-live subscriptions over any log.
+
+pub mod master_key;
+pub mod retry;
+pub mod seal;
+pub mod subscribe;
+pub mod validate;
+
+mod log;
+mod store;
+
+pub use log::{CommitNotifier, EventLog, KeyVault, StoredKey};
+pub use master_key::{MasterKey, MasterKeyError};
+pub use store::{Store, StoreOptions};
+pub use validate::Limits;

@@ -1,0 +1,128 @@
+//! The two traits a backend implements.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use steward_events::{
+    AppendResult, Direction, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
+    StreamId, SubjectId,
+};
+use tokio::sync::watch;
+
+/// The append-only log of a backend. It stores envelopes exactly as given:
+/// personal parts arrive sealed (the [`Store`](crate::Store) sees to it) and
+/// are returned sealed. Input has been validated by the store.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends a validated, sealed batch atomically, with optimistic
+    /// concurrency and idempotent retries (see
+    /// [`EventStore::append`](steward_events::EventStore::append)).
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Reads one stream.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: u64,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads the global log after `after`. Must never return an event past
+    /// one with a smaller position that may still commit.
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The version of a stream's last event.
+    async fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StoreError>;
+
+    /// The events recorded with this command id, in stream order.
+    async fn events_of_command(&self, command_id: &str) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The position of the last committed event.
+    async fn head(&self) -> Result<Option<Position>, StoreError>;
+
+    /// Ticks whenever events may have been committed, by this process or
+    /// another; subscribers also poll every [`EventLog::poll_interval`] in
+    /// case a tick is lost.
+    fn commits(&self) -> watch::Receiver<u64>;
+
+    /// How often a live subscriber looks for new events without a tick.
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(500)
+    }
+}
+
+/// A subject's key as the vault keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredKey {
+    /// Wrapped (encrypted) under the master key.
+    Wrapped(Vec<u8>),
+    /// Destroyed: the subject was erased.
+    Erased,
+}
+
+/// Where a backend keeps subject keys and the master-key check.
+#[async_trait]
+pub trait KeyVault: Send + Sync + 'static {
+    /// Records `check` as the master-key check value unless one exists, and
+    /// returns the value in force.
+    async fn init_key_check(&self, check: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Whether a master-key check value is recorded (the store is not new).
+    async fn has_key_check(&self) -> Result<bool, StoreError>;
+
+    /// The keys of these subjects; a subject with no key is absent.
+    async fn subject_keys(
+        &self,
+        subjects: &[SubjectId],
+    ) -> Result<HashMap<SubjectId, StoredKey>, StoreError>;
+
+    /// Stores keys for subjects that have none (never replacing a key, erased
+    /// or not, so that racing writers agree) and returns the keys in force for
+    /// all of them.
+    async fn create_subject_keys(
+        &self,
+        keys: Vec<(SubjectId, Vec<u8>)>,
+    ) -> Result<HashMap<SubjectId, StoredKey>, StoreError>;
+
+    /// Destroys a subject's key for good (leaving a tombstone, so no new key
+    /// can be made for them). Returns false if it was already destroyed.
+    async fn destroy_subject_key(&self, subject: &SubjectId) -> Result<bool, StoreError>;
+}
+
+/// The sending side of [`EventLog::commits`], for backends.
+#[derive(Debug, Clone)]
+pub struct CommitNotifier {
+    sender: watch::Sender<u64>,
+}
+
+impl Default for CommitNotifier {
+    fn default() -> Self {
+        Self {
+            sender: watch::Sender::new(0),
+        }
+    }
+}
+
+impl CommitNotifier {
+    /// Tells subscribers that events may have been committed.
+    pub fn notify(&self) {
+        self.sender
+            .send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+    }
+
+    /// A receiver for [`EventLog::commits`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.sender.subscribe()
+    }
+}

@@ -1,0 +1,76 @@
+//! Rows to envelopes and back.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use steward_events::envelope::SealedBox;
+use steward_events::{
+    EventType, Metadata, Personal, Position, RecordedEvent, StoreError, StreamId, SubjectId,
+};
+use uuid::Uuid;
+
+/// The columns every event query selects, in [`decode`]'s order.
+pub(crate) const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+     schema_version, data, personal, correlation_id, causation_id, command_id, actor, subjects, \
+     recorded_at";
+
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn corrupt(event_id: &str, reason: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        event_id: Uuid::parse_str(event_id).unwrap_or_default(),
+        reason: reason.to_string(),
+    }
+}
+
+pub(crate) fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let get_err = |e: sqlx::Error| StoreError::backend(e);
+    let event_id: String = row.try_get("event_id").map_err(get_err)?;
+    let bad = |what: &str, e: &dyn std::fmt::Display| corrupt(&event_id, format!("{what}: {e}"));
+    let position: i64 = row.try_get("position").map_err(get_err)?;
+    let stream_id: String = row.try_get("stream_id").map_err(get_err)?;
+    let stream_version: i64 = row.try_get("stream_version").map_err(get_err)?;
+    let event_type: String = row.try_get("event_type").map_err(get_err)?;
+    let schema_version: i64 = row.try_get("schema_version").map_err(get_err)?;
+    let data: String = row.try_get("data").map_err(get_err)?;
+    let personal: Option<Vec<u8>> = row.try_get("personal").map_err(get_err)?;
+    let correlation_id: String = row.try_get("correlation_id").map_err(get_err)?;
+    let causation_id: Option<String> = row.try_get("causation_id").map_err(get_err)?;
+    let command_id: Option<String> = row.try_get("command_id").map_err(get_err)?;
+    let actor: String = row.try_get("actor").map_err(get_err)?;
+    let subjects: String = row.try_get("subjects").map_err(get_err)?;
+    let recorded_at: i64 = row.try_get("recorded_at").map_err(get_err)?;
+
+    let subjects: Vec<String> = serde_json::from_str(&subjects).map_err(|e| bad("subjects", &e))?;
+    Ok(RecordedEvent {
+        event_id: Uuid::parse_str(&event_id).map_err(|e| bad("event_id", &e))?,
+        stream_id: StreamId::parse(stream_id).map_err(|e| bad("stream_id", &e))?,
+        stream_version: u64::try_from(stream_version).map_err(|e| bad("stream_version", &e))?,
+        global_position: Position::sequence(
+            u64::try_from(position).map_err(|e| bad("position", &e))?,
+        ),
+        event_type: EventType::parse(event_type).map_err(|e| bad("event_type", &e))?,
+        schema_version: u16::try_from(schema_version).map_err(|e| bad("schema_version", &e))?,
+        data: serde_json::from_str(&data).map_err(|e| bad("data", &e))?,
+        personal: personal.map(|bytes| Personal::Sealed(SealedBox(bytes))),
+        metadata: Metadata {
+            correlation_id: Uuid::parse_str(&correlation_id)
+                .map_err(|e| bad("correlation_id", &e))?,
+            causation_id: causation_id
+                .map(|id| Uuid::parse_str(&id))
+                .transpose()
+                .map_err(|e| bad("causation_id", &e))?,
+            command_id,
+            actor,
+            subjects: subjects
+                .into_iter()
+                .map(SubjectId::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad("subjects", &e))?,
+        },
+        recorded_at: DateTime::from_timestamp_micros(recorded_at)
+            .ok_or_else(|| bad("recorded_at", &recorded_at))?,
+    })
+}
