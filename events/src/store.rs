@@ -240,7 +240,10 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
-    /// Reads up to `limit` events after `after` in global order.
+    /// Reads up to `limit` events after `after` in global order. A page may
+    /// be shorter than `limit` while later events exist (a backend stops
+    /// before a hole that an append in flight may still fill): only an empty
+    /// page means "nothing more for now".
     async fn read_all(
         &self,
         after: Position,

@@ -38,10 +38,8 @@ pub trait DomainEvent: Serialize + DeserializeOwned + JsonSchema {
         let mut personal = Map::new();
         if let Value::Object(fields) = &mut data {
             for name in Self::PERSONAL_FIELDS {
-                if let Some(value) = fields.remove(*name) {
-                    if !value.is_null() {
-                        personal.insert((*name).to_owned(), value);
-                    }
+                if let Some(value) = fields.remove(*name).filter(|v| !v.is_null()) {
+                    personal.insert((*name).to_owned(), value);
                 }
             }
         }

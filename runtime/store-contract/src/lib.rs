@@ -31,6 +31,13 @@ pub trait Harness: Send + Sync + 'static {
     /// Whether `needle` appears anywhere in the stored bytes (every table,
     /// every column), as an attacker with the database files would see them.
     async fn at_rest_contains(&self, needle: &str) -> bool;
+
+    /// Whether an event id used in one stream is refused in every other.
+    /// True for the SQL backends; KurrentDB keeps ids unique per stream only,
+    /// a documented difference the contract checks as such.
+    fn event_ids_unique_across_streams(&self) -> bool {
+        true
+    }
 }
 
 /// Expands to one `#[tokio::test]` per contract case, each with a fresh

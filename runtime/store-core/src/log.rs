@@ -35,7 +35,9 @@ pub trait EventLog: Send + Sync + 'static {
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Reads the global log after `after`. Must never return an event past
-    /// one with a smaller position that may still commit.
+    /// one with a smaller position that may still commit; may therefore
+    /// return a short page while later events exist (only an empty page
+    /// means "nothing more for now").
     async fn read_all(
         &self,
         after: Position,

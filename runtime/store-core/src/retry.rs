@@ -16,23 +16,35 @@ pub struct ExistingEvent {
     pub position: Position,
 }
 
-/// Decides what an append whose ids (some or all) are already stored means.
+/// Decides what a refused append means, given the stream's actual last
+/// version and the stored events that carry any of the batch's ids.
 ///
-/// - `None`: none of the ids is stored, so the failure was something else.
-/// - `Some(Ok(..))`: the whole batch is already in this stream, in order,
-///   where the same expectation would have put it: a retry, answered with the
-///   original result and nothing written.
-/// - `Some(Err(DuplicateEventId))`: the ids are used otherwise (another
-///   stream, part of another batch, another place in the stream).
-pub fn resolve_retry(
+/// - None of the ids is stored: a plain version conflict.
+/// - The whole batch is already in this stream, consecutively and in order,
+///   where this same expectation put it when it held: a retry, answered with
+///   the original result (`already_appended`) and nothing written.
+/// - The whole batch is there, but where this expectation could not have put
+///   it: a version conflict.
+/// - The ids are used otherwise (another stream, part of another batch):
+///   [`StoreError::DuplicateEventId`].
+pub fn resolve_refused(
     stream: &StreamId,
     expected: ExpectedVersion,
+    actual: Option<u64>,
     batch: &[Uuid],
     existing: &[ExistingEvent],
-) -> Option<Result<AppendResult, StoreError>> {
-    let first_found = batch
+) -> Result<AppendResult, StoreError> {
+    let conflict = || StoreError::WrongExpectedVersion {
+        stream: stream.clone(),
+        expected,
+        actual,
+    };
+    let Some(first_found) = batch
         .iter()
-        .find_map(|id| existing.iter().find(|e| e.event_id == *id))?;
+        .find_map(|id| existing.iter().find(|e| e.event_id == *id))
+    else {
+        return Err(conflict());
+    };
     let duplicate = |event: &ExistingEvent| StoreError::DuplicateEventId {
         event_id: event.event_id,
         stream: event.stream_id.clone(),
@@ -41,8 +53,8 @@ pub fn resolve_retry(
     for id in batch {
         match existing.iter().find(|e| e.event_id == *id) {
             Some(event) if event.stream_id == *stream => found.push(event),
-            Some(event) => return Some(Err(duplicate(event))),
-            None => return Some(Err(duplicate(first_found))),
+            Some(event) => return Err(duplicate(event)),
+            None => return Err(duplicate(first_found)),
         }
     }
     let first = found[0];
@@ -50,22 +62,27 @@ pub fn resolve_retry(
         .iter()
         .enumerate()
         .all(|(offset, e)| e.stream_version == first.stream_version + offset as u64);
+    if !in_order {
+        return Err(duplicate(first));
+    }
     let same_place = match expected {
-        ExpectedVersion::Any | ExpectedVersion::StreamExists => true,
+        ExpectedVersion::Any => true,
+        // The stream existed when the batch was written only if it did not start it.
+        ExpectedVersion::StreamExists => first.stream_version >= 1,
         ExpectedVersion::NoStream => first.stream_version == 0,
-        ExpectedVersion::Exact(version) => first.stream_version == version + 1,
+        ExpectedVersion::Exact(version) => version.checked_add(1) == Some(first.stream_version),
     };
-    if !in_order || !same_place {
-        return Some(Err(duplicate(first)));
+    if !same_place {
+        return Err(conflict());
     }
     let last = found[found.len() - 1];
-    Some(Ok(AppendResult {
+    Ok(AppendResult {
         first_version: first.stream_version,
         last_version: last.stream_version,
         first_position: first.position,
         last_position: last.position,
         already_appended: true,
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -89,19 +106,31 @@ mod tests {
         let ids = [Uuid::now_v7(), Uuid::now_v7()];
         let stream = StreamId::parse("a-1").expect("valid");
         let found = existing("a-1", &ids, 3);
-        let result = resolve_retry(&stream, ExpectedVersion::Exact(2), &ids, &found);
-        let appended = result.expect("some").expect("retry");
+        let resolve = |expected| resolve_refused(&stream, expected, Some(4), &ids, &found);
+        let appended = resolve(ExpectedVersion::Exact(2)).expect("retry");
         assert!(appended.already_appended);
         assert_eq!((appended.first_version, appended.last_version), (3, 4));
-        assert!(
-            resolve_retry(&stream, ExpectedVersion::Exact(7), &ids, &found)
-                .expect("some")
-                .is_err()
+        assert!(resolve(ExpectedVersion::StreamExists).is_ok());
+        for elsewhere in [ExpectedVersion::Exact(7), ExpectedVersion::NoStream] {
+            assert!(matches!(
+                resolve(elsewhere),
+                Err(StoreError::WrongExpectedVersion {
+                    actual: Some(4),
+                    ..
+                })
+            ));
+        }
+        let started = existing("a-1", &ids, 0);
+        let resolved = resolve_refused(
+            &stream,
+            ExpectedVersion::StreamExists,
+            Some(1),
+            &ids,
+            &started,
         );
         assert!(
-            resolve_retry(&stream, ExpectedVersion::NoStream, &ids, &found)
-                .expect("some")
-                .is_err()
+            resolved.is_err(),
+            "the stream did not exist when they were written"
         );
     }
 
@@ -109,16 +138,22 @@ mod tests {
     fn ids_used_elsewhere_are_duplicates() {
         let ids = [Uuid::now_v7(), Uuid::now_v7()];
         let stream = StreamId::parse("a-1").expect("valid");
+        let resolve = |found: &[ExistingEvent]| {
+            resolve_refused(&stream, ExpectedVersion::Any, None, &ids, found)
+        };
         let elsewhere = existing("b-1", &ids, 0);
         assert!(matches!(
-            resolve_retry(&stream, ExpectedVersion::Any, &ids, &elsewhere),
-            Some(Err(StoreError::DuplicateEventId { .. }))
+            resolve(&elsewhere),
+            Err(StoreError::DuplicateEventId { .. })
         ));
         let partial = existing("a-1", &ids[..1], 0);
         assert!(matches!(
-            resolve_retry(&stream, ExpectedVersion::Any, &ids, &partial),
-            Some(Err(StoreError::DuplicateEventId { .. }))
+            resolve(&partial),
+            Err(StoreError::DuplicateEventId { .. })
         ));
-        assert!(resolve_retry(&stream, ExpectedVersion::Any, &ids, &[]).is_none());
+        assert!(matches!(
+            resolve(&[]),
+            Err(StoreError::WrongExpectedVersion { .. })
+        ));
     }
 }

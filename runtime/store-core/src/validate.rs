@@ -92,18 +92,33 @@ pub fn validate_batch(events: &[NewEvent], limits: &Limits) -> Result<(), StoreE
             });
         }
         let metadata = &event.metadata;
-        if let Some(command_id) = &metadata.command_id {
-            if command_id.is_empty() || command_id.len() > MAX_COMMAND_ID_LEN {
-                return Err(invalid(format!(
-                    "command_id must be 1 to {MAX_COMMAND_ID_LEN} bytes"
-                )));
-            }
+        if let Some(command_id) = &metadata.command_id
+            && (command_id.is_empty()
+                || command_id.len() > MAX_COMMAND_ID_LEN
+                || command_id.contains('\0'))
+        {
+            return Err(invalid(format!(
+                "command_id must be 1 to {MAX_COMMAND_ID_LEN} bytes without NUL characters"
+            )));
+        }
+        // PostgreSQL cannot store NUL in text or JSON; no backend accepts it,
+        // so that every backend keeps the same events.
+        if contains_nul(&event.data) {
+            return Err(invalid("data contains a NUL character (\\u0000)".into()));
+        }
+        if let Some(Personal::Plain(personal)) = &event.personal
+            && contains_nul(personal)
+        {
+            return Err(invalid(
+                "personal contains a NUL character (\\u0000)".into(),
+            ));
         }
         let actor_ok = metadata.actor.len() <= MAX_ACTOR_LEN
             && metadata.actor.split_once(':').is_some_and(|(kind, id)| {
                 !kind.is_empty()
                     && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     && !id.is_empty()
+                    && !id.chars().any(char::is_control)
             });
         if !actor_ok {
             return Err(invalid(format!(
@@ -130,6 +145,17 @@ fn serialized_len(value: &Value) -> usize {
     // Writing a Value to a counter cannot fail.
     let _ = serde_json::to_writer(&mut counter, value);
     counter.0
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, v)| key.contains('\0') || contains_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -170,6 +196,9 @@ mod tests {
         let mut bad_actor = event();
         bad_actor.metadata.actor = "alice".into();
         assert!(refused(vec![bad_actor]).contains("<kind>:<id>"));
+        let mut nul = event();
+        nul.data = json!({ "a": ["x\u{0}y"] });
+        assert!(refused(vec![nul]).contains("NUL"));
         let twice = event();
         assert!(refused(vec![twice.clone(), twice]).contains("twice"));
     }

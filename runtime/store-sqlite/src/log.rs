@@ -10,7 +10,7 @@ use steward_events::{
     StoreError, StreamId,
 };
 use steward_store_core::EventLog;
-use steward_store_core::retry::{ExistingEvent, resolve_retry};
+use steward_store_core::retry::{ExistingEvent, resolve_refused};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -118,27 +118,32 @@ impl SqliteLog {
     }
 
     async fn existing(&self, ids: &[Uuid]) -> Result<Vec<ExistingEvent>, StoreError> {
-        let mut existing = Vec::new();
-        for id in ids {
-            let row = sqlx::query(
-                "SELECT stream_id, stream_version, position FROM events WHERE event_id = ?",
-            )
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-            if let Some(row) = row {
-                let stream_id: String = row.try_get(0).map_err(db)?;
-                existing.push(ExistingEvent {
-                    event_id: *id,
-                    stream_id: StreamId::parse(stream_id)?,
-                    stream_version: u64::try_from(row.try_get::<i64, _>(1).map_err(db)?)
-                        .unwrap_or_default(),
-                    position: Position::sequence(
-                        u64::try_from(row.try_get::<i64, _>(2).map_err(db)?).unwrap_or_default(),
-                    ),
-                });
-            }
+        let ids = serde_json::to_string(ids).map_err(StoreError::backend)?;
+        let rows = sqlx::query(
+            "SELECT event_id, stream_id, stream_version, position FROM events \
+             WHERE event_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut existing = Vec::with_capacity(rows.len());
+        for row in rows {
+            let event_id: String = row.try_get(0).map_err(db)?;
+            let corrupt = |reason: String| StoreError::Corrupt {
+                event_id: Uuid::parse_str(&event_id).unwrap_or_default(),
+                reason,
+            };
+            let version: i64 = row.try_get(2).map_err(db)?;
+            let position: i64 = row.try_get(3).map_err(db)?;
+            existing.push(ExistingEvent {
+                event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(e.to_string()))?,
+                stream_id: StreamId::parse(row.try_get::<String, _>(1).map_err(db)?)?,
+                stream_version: u64::try_from(version).map_err(|e| corrupt(e.to_string()))?,
+                position: Position::sequence(
+                    u64::try_from(position).map_err(|e| corrupt(e.to_string()))?,
+                ),
+            });
         }
         Ok(existing)
     }
@@ -188,13 +193,7 @@ impl EventLog for SqliteLog {
             Err(Refusal::Version(actual) | Refusal::DuplicateId(actual)) => {
                 let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
                 let existing = self.existing(&ids).await?;
-                resolve_retry(stream, expected, &ids, &existing).unwrap_or_else(|| {
-                    Err(StoreError::WrongExpectedVersion {
-                        stream: stream.clone(),
-                        expected,
-                        actual,
-                    })
-                })
+                resolve_refused(stream, expected, actual, &ids, &existing)
             }
         }
     }
