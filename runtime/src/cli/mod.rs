@@ -1,0 +1,135 @@
+//! The `steward` command line.
+
+mod events;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use steward_events::{ErrorClass, StoreError, SubjectId};
+
+use crate::config::Config;
+use crate::open::{KeySource, OpenError, Opened, open_store};
+use crate::telemetry;
+
+/// Steward: a self-hosted personal AI operating system built on an event log.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./steward.toml if present).
+    #[arg(long, global = true, env = "STEWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Append to, read and follow the event log.
+    #[command(subcommand)]
+    Events(Box<events::EventsCommand>),
+    /// Run Steward's long-lived workers (the bus relay when NATS is configured).
+    Serve,
+    /// Erase a data subject: destroy their key, so their personal data reads as
+    /// erased everywhere, and record that as an event.
+    Erase {
+        /// The subject id.
+        subject: String,
+        /// Who asks, as `<kind>:<id>`.
+        #[arg(long, default_value = "user:cli")]
+        actor: String,
+    },
+}
+
+/// A failed command, with the exit code it earns.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad usage or input (exit 2).
+    #[error("{0}")]
+    Input(String),
+    /// An optimistic-concurrency conflict (exit 3).
+    #[error("{0}")]
+    Conflict(String),
+    /// Anything else (exit 1).
+    #[error("{0:#}")]
+    Other(anyhow::Error),
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Input(_) => 2,
+            Failure::Conflict(_) => 3,
+            Failure::Other(_) => 1,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        match error.class() {
+            ErrorClass::InvalidInput => Failure::Input(error.to_string()),
+            ErrorClass::Conflict => Failure::Conflict(error.to_string()),
+            ErrorClass::Failure => Failure::Other(error.into()),
+        }
+    }
+}
+
+impl From<OpenError> for Failure {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::UnsupportedUrl(_) => Failure::Input(error.to_string()),
+            other => Failure::Other(other.into()),
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| Failure::Input(e.to_string()))?;
+    let default_level = if matches!(cli.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
+    telemetry::init(config.log_format, default_level);
+    match cli.command {
+        Command::Events(command) => events::run(*command, &open(&config).await?).await,
+        Command::Serve => serve::run(&config, open(&config).await?).await,
+        Command::Erase { subject, actor } => {
+            let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
+            let opened = open(&config).await?;
+            let erasure =
+                steward_events::EventStore::erase_subject(&opened.store, &subject, &actor).await?;
+            if erasure.key_destroyed {
+                println!(
+                    "erased {subject}: key destroyed, recorded at position {}",
+                    erasure.position
+                );
+            } else {
+                println!(
+                    "{subject} was already erased (recorded at position {})",
+                    erasure.position
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: &Config) -> Result<Opened, Failure> {
+    let opened = open_store(config).await?;
+    if let KeySource::Generated(path) = &opened.key_source {
+        eprintln!(
+            "steward: generated a new master key at {}. Back it up now and keep it apart \
+             from the data: without it, the personal data in this store and in its backups \
+             cannot be read.",
+            path.display()
+        );
+    }
+    Ok(opened)
+}

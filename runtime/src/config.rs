@@ -1,0 +1,140 @@
+//! Configuration: defaults, then `steward.toml`, then `STEWARD_*` variables.
+//!
+//! The default is the embedded one: SQLite under `./data/`, no NATS, a master
+//! key file beside the data directory. `DATABASE_URL=postgres://…` (or
+//! `database_url` in the file) switches to PostgreSQL; `nats_url` enables the
+//! bus relay.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything Steward reads at start-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL, `sqlite://PATH` for another SQLite file,
+    /// `kurrentdb://…` / `esdb://…` for KurrentDB (built with the `kurrentdb`
+    /// feature); unset for the embedded default.
+    pub database_url: Option<String>,
+    /// The master key file; created (owner-only) on first run.
+    pub master_key_file: PathBuf,
+    /// NATS server with JetStream for the bus; unset keeps everything in process.
+    pub nats_url: Option<String>,
+    /// JetStream stream the relay publishes to.
+    pub nats_stream: String,
+    /// Subject prefix of that stream: events go to `<prefix>.<category>.<event_type>`.
+    pub nats_subject_prefix: String,
+    /// Largest event (`data` plus `personal`), in bytes.
+    pub max_event_bytes: usize,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            master_key_file: PathBuf::from("steward.key"),
+            nats_url: None,
+            nats_stream: "STEWARD_EVENTS".to_owned(),
+            nats_subject_prefix: "steward.events".to_owned(),
+            max_event_bytes: 1024 * 1024,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Loads defaults, then `file` (if it exists; `steward.toml` when not
+    /// given), then `STEWARD_*` variables and `DATABASE_URL`.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = file.map_or_else(|| PathBuf::from("steward.toml"), Path::to_path_buf);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .merge(Env::prefixed("STEWARD_").ignore(&["MASTER_KEY", "CONFIG", "LOG"]))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// Where the embedded SQLite database file is.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("steward.db")
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "steward.toml",
+                "data_dir = \"/var/lib/steward\"\nnats_url = \"nats://127.0.0.1:4222\"\n",
+            )?;
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.data_dir, PathBuf::from("/var/lib/steward"));
+            assert_eq!(config.nats_url.as_deref(), Some("nats://127.0.0.1:4222"));
+            assert_eq!(config.database_url, None);
+
+            jail.set_env("DATABASE_URL", "postgres://127.0.0.1/steward");
+            jail.set_env("STEWARD_MAX_EVENT_BYTES", "2048");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.database_url.as_deref(),
+                Some("postgres://127.0.0.1/steward")
+            );
+            assert_eq!(config.max_event_bytes, 2048);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("steward.toml", "data_dri = \"x\"\n")?;
+            let error = Config::load(None).expect_err("typo refused");
+            assert!(error.to_string().contains("data_dri"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config, Config::default());
+            assert_eq!(config.sqlite_path(), PathBuf::from("data/steward.db"));
+            Ok(())
+        });
+    }
+}

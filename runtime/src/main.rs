@@ -1,0 +1,19 @@
+//! The `steward` binary: parses the command line and maps failures to exit
+//! codes (0 success, 2 bad usage or input, 3 concurrency conflict, 1 other).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use steward_runtime::cli::{self, Cli};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("steward: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -1,0 +1,640 @@
+//! The `steward` binary end to end: every command, its output and its exit
+//! codes, on the embedded SQLite store in a temporary directory.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn steward(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("steward").expect("binary built");
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_MASTER_KEY");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("STEWARD_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn json_lines(output: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON value per line"))
+        .collect()
+}
+
+#[test]
+fn append_then_read_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args([
+            "events",
+            "append",
+            "inbox-main",
+            "--type",
+            "MessageReceived",
+        ])
+        .args([
+            "--data",
+            r#"{"subject":"Lunch?"}"#,
+            "--expected-version",
+            "no-stream",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("to inbox-main at version 0"))
+        .stderr(predicate::str::contains("generated a new master key"));
+    steward(dir.path())
+        .args([
+            "events",
+            "append",
+            "inbox-main",
+            "--type",
+            "MessageReceived",
+            "--json",
+        ])
+        .args([
+            "--data",
+            r#"{"subject":"Re: Lunch?"}"#,
+            "--expected-version",
+            "0",
+        ])
+        .assert()
+        .success();
+    let output = steward(dir.path())
+        .args(["events", "read", "inbox-main", "--json"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let events = json_lines(&output.stdout);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["data"]["subject"], "Re: Lunch?");
+    assert_eq!(events[1]["stream_version"], 1);
+    assert_eq!(events[0]["metadata"]["actor"], "user:cli");
+
+    let human = steward(dir.path())
+        .args(["events", "read", "inbox-main", "--backward", "--limit", "1"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(text.lines().count(), 1);
+    assert!(
+        text.contains("inbox-main@1") && text.contains("MessageReceived v1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_key_file_is_created_once_owner_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["events", "append", "a-1", "--type", "T", "--data", "{}"])
+        .assert()
+        .success();
+    let key = dir.path().join("steward.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key)
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        dir.path().join("data/steward.db").exists(),
+        "embedded store under ./data"
+    );
+    steward(dir.path())
+        .args(["events", "read", "a-1"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("generated").not());
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "events", "append", "inbox-1", "--type", "T", "--data", "{oops",
+            ],
+            "--data is not valid JSON",
+        ),
+        (
+            &["events", "append", "nodash", "--type", "T", "--data", "{}"],
+            "stream id `nodash` is malformed",
+        ),
+        (
+            &[
+                "events", "append", "a-1", "--type", "bad.type", "--data", "{}",
+            ],
+            "event type `bad.type` is malformed",
+        ),
+        (
+            &["events", "append", "a-1", "--type", "T", "--data", "[1]"],
+            "data must be a JSON object",
+        ),
+        (
+            &[
+                "events",
+                "append",
+                "a-1",
+                "--type",
+                "T",
+                "--data",
+                "{}",
+                "--expected-version",
+                "soon",
+            ],
+            "--expected-version",
+        ),
+        (&["events", "tail", "--from", "yesterday"], "--from"),
+    ];
+    for (args, message) in cases {
+        steward(dir.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    steward(dir.path())
+        .args(["events", "frobnicate"])
+        .assert()
+        .code(2);
+    let output = steward(dir.path())
+        .args(["events", "read", "a-1", "--json"])
+        .output()
+        .expect("runs");
+    assert!(output.stdout.is_empty(), "nothing was written");
+}
+
+#[test]
+fn a_conflict_exits_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let append = |expected: &str| {
+        let mut command = steward(dir.path());
+        command.args([
+            "events",
+            "append",
+            "list-1",
+            "--type",
+            "T",
+            "--data",
+            "{}",
+            "--expected-version",
+            expected,
+        ]);
+        command
+    };
+    append("no-stream").assert().success();
+    append("no-stream")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(
+            "expected at version no-stream but is at 0",
+        ));
+    append("7").assert().code(3);
+}
+
+#[test]
+fn a_retried_append_with_the_same_event_id_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = "019ab2f0-52a4-7c61-a1a2-5d3e8f000001";
+    for _ in 0..2 {
+        steward(dir.path())
+            .args([
+                "events",
+                "append",
+                "list-1",
+                "--type",
+                "T",
+                "--data",
+                "{}",
+                "--event-id",
+                id,
+            ])
+            .args(["--expected-version", "no-stream"])
+            .assert()
+            .success();
+    }
+    let output = steward(dir.path())
+        .args(["events", "read", "list-1", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(json_lines(&output.stdout).len(), 1);
+}
+
+#[test]
+fn personal_data_is_sealed_and_erasable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args([
+            "events",
+            "append",
+            "inbox-1",
+            "--type",
+            "MessageReceived",
+            "--data",
+            r#"{"thread":"t1"}"#,
+        ])
+        .args([
+            "--personal",
+            r#"{"from":"Dana Quill"}"#,
+            "--subject",
+            "person-dana",
+        ])
+        .assert()
+        .success();
+    let bytes = std::fs::read(dir.path().join("data/steward.db")).unwrap_or_default();
+    let wal = std::fs::read(dir.path().join("data/steward.db-wal")).unwrap_or_default();
+    for file in [bytes, wal] {
+        assert!(
+            !file.windows(10).any(|w| w == b"Dana Quill"),
+            "no plaintext at rest"
+        );
+    }
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            r#"personal={"from":"Dana Quill"}"#,
+        ));
+    steward(dir.path())
+        .args(["erase", "person-dana", "--actor", "user:owner"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("erased person-dana"));
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("personal=<erased>")
+                .and(predicate::str::contains(r#"{"thread":"t1"}"#)),
+        );
+    steward(dir.path())
+        .args(["events", "read", "subject-person-dana"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SubjectErased"));
+    steward(dir.path())
+        .args(["events", "append", "inbox-1", "--type", "T", "--data", "{}"])
+        .args([
+            "--personal",
+            r#"{"from":"Dana"}"#,
+            "--subject",
+            "person-dana",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has been erased"));
+}
+
+#[test]
+fn a_missing_or_wrong_master_key_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["events", "append", "a-1", "--type", "T", "--data", "{}"])
+        .assert()
+        .success();
+    let key = dir.path().join("steward.key");
+    let saved = std::fs::read(&key).expect("key file");
+    std::fs::remove_file(&key).expect("remove");
+    steward(dir.path())
+        .args(["events", "read", "a-1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "restore the key file from your backup",
+        ));
+    assert!(!key.exists(), "no silent new key");
+    steward(dir.path())
+        .args(["events", "read", "a-1"])
+        .env(
+            "STEWARD_MASTER_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("different master key"));
+    std::fs::write(&key, saved).expect("restore");
+    steward(dir.path())
+        .args(["events", "read", "a-1"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn tail_prints_history_then_follows_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["events", "append", "a-1", "--type", "First", "--data", "{}"])
+        .assert()
+        .success();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut tail = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args(["events", "tail", "--from", "1", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("tail starts");
+    let stdout = tail.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        lines_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line in time")
+    };
+    let first: Value = serde_json::from_str(&next_line()).expect("NDJSON");
+    assert_eq!(first["event_type"], "First");
+    let started = Instant::now();
+    steward(dir.path())
+        .args([
+            "events", "append", "a-1", "--type", "Second", "--data", "{}",
+        ])
+        .assert()
+        .success();
+    let second: Value = serde_json::from_str(&next_line()).expect("NDJSON");
+    assert_eq!(second["event_type"], "Second");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    tail.kill().expect("stop tail");
+    let _ = tail.wait();
+}
+
+/// A fresh PostgreSQL database, dropped when the test ends.
+struct FreshDatabase {
+    admin_url: String,
+    name: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl FreshDatabase {
+    fn create() -> Self {
+        let admin_url = std::env::var("STEWARD_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("steward_cli_{}", uuid::Uuid::now_v7().simple());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let pool = sqlx::PgPool::connect(&admin_url)
+                .await
+                .expect("PostgreSQL on 127.0.0.1:5432");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .expect("create database");
+        });
+        Self {
+            admin_url,
+            name,
+            runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        let base = self
+            .admin_url
+            .rsplit_once('/')
+            .map_or(self.admin_url.as_str(), |(base, _)| base);
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        self.runtime.block_on(async move {
+            if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await;
+            }
+        });
+    }
+}
+
+#[test]
+fn the_same_commands_work_on_postgresql() {
+    let database = FreshDatabase::create();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pg = |args: &[&str]| {
+        let mut command = steward(dir.path());
+        command.env("DATABASE_URL", database.url()).args(args);
+        command
+    };
+    pg(&[
+        "events",
+        "append",
+        "inbox-1",
+        "--type",
+        "MessageReceived",
+        "--data",
+        r#"{"thread":"t1"}"#,
+    ])
+    .args([
+        "--personal",
+        r#"{"from":"Dana Quill"}"#,
+        "--subject",
+        "person-dana",
+        "--expected-version",
+        "no-stream",
+    ])
+    .assert()
+    .success();
+    pg(&[
+        "events",
+        "append",
+        "inbox-1",
+        "--type",
+        "T",
+        "--data",
+        "{}",
+        "--expected-version",
+        "no-stream",
+    ])
+    .assert()
+    .code(3);
+    pg(&[
+        "events", "append", "inbox-1", "--type", "T", "--data", "{oops",
+    ])
+    .assert()
+    .code(2);
+    let output = pg(&["events", "read", "inbox-1", "--json"])
+        .output()
+        .expect("runs");
+    let events = json_lines(&output.stdout);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["personal"]["plain"]["from"], "Dana Quill");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing went to the embedded store"
+    );
+    pg(&["erase", "person-dana"]).assert().success();
+    let output = pg(&["events", "read", "inbox-1", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(json_lines(&output.stdout)[0]["personal"], "erased");
+    let tail = pg(&["events", "tail", "--from", "1", "--json"])
+        .timeout(Duration::from_secs(3))
+        .output()
+        .expect("runs");
+    let followed = json_lines(&tail.stdout);
+    assert_eq!(
+        followed.len(),
+        2,
+        "history (the message and the erasure), then it kept following"
+    );
+}
+
+#[test]
+fn serve_relays_committed_events_to_nats_jetstream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let stream_name = format!("STEWARD_TEST_{tag}");
+    let prefix = format!("test{tag}.events");
+    steward(dir.path())
+        .args([
+            "events",
+            "append",
+            "home-1",
+            "--type",
+            "DeviceAdded",
+            "--data",
+            "{}",
+        ])
+        .assert()
+        .success();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("STEWARD_NATS_URL", "nats://127.0.0.1:4222")
+        .env("STEWARD_NATS_STREAM", &stream_name)
+        .env("STEWARD_NATS_SUBJECT_PREFIX", &prefix)
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    steward(dir.path())
+        .args([
+            "events",
+            "append",
+            "home-1",
+            "--type",
+            "DeviceStateReported",
+            "--data",
+            r#"{"device_id":"lamp","on":true}"#,
+        ])
+        .assert()
+        .success();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let messages = runtime.block_on(async {
+        let client = async_nats::connect("nats://127.0.0.1:4222")
+            .await
+            .expect("NATS on 127.0.0.1:4222");
+        let jetstream = async_nats::jetstream::new(client);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut messages = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = jetstream.get_stream(&stream_name).await {
+                let last = stream
+                    .info()
+                    .await
+                    .map(|info| info.state.last_sequence)
+                    .unwrap_or(0);
+                if last >= 2 {
+                    for sequence in 1..=last {
+                        messages.push(stream.get_raw_message(sequence).await.expect("message"));
+                    }
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = jetstream.delete_stream(&stream_name).await;
+        messages
+    });
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+
+    assert_eq!(
+        messages.len(),
+        2,
+        "both events, the one before serve started and the one after"
+    );
+    assert_eq!(
+        messages[0].subject.as_str(),
+        format!("{prefix}.home.DeviceAdded")
+    );
+    assert_eq!(
+        messages[1].subject.as_str(),
+        format!("{prefix}.home.DeviceStateReported")
+    );
+    let body: Value = serde_json::from_slice(&messages[1].payload).expect("an envelope");
+    assert_eq!(body["data"]["on"], true, "the log's own shape, not upcast");
+    assert_eq!(
+        messages[1]
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.to_string()),
+        body["event_id"].as_str().map(str::to_owned)
+    );
+}
+
+#[test]
+fn a_kurrentdb_url_is_served_only_by_a_kurrentdb_build() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Nothing listens on port 1: the backend must fail cleanly, not hang or panic.
+    let assert = steward(dir.path())
+        .env("DATABASE_URL", "kurrentdb://127.0.0.1:1?tls=false")
+        .args(["events", "read", "a-1"])
+        .timeout(Duration::from_secs(60))
+        .assert();
+    if cfg!(feature = "kurrentdb") {
+        assert.code(1).stderr(
+            predicate::str::contains("KurrentDB").or(predicate::str::contains("kurrentdb")),
+        );
+    } else {
+        assert
+            .code(2)
+            .stderr(predicate::str::contains("--features kurrentdb"));
+    }
+    steward(dir.path())
+        .env("DATABASE_URL", "mysql://127.0.0.1/steward")
+        .args(["events", "read", "a-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "database_url `mysql://127.0.0.1/steward` is not supported",
+        ));
+}
