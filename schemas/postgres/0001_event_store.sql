@@ -37,12 +37,6 @@ CREATE TABLE events (
 
 CREATE INDEX events_command_id ON events (command_id) WHERE command_id IS NOT NULL;
 
--- The last version of every stream; its row lock serialises a stream's writers.
-CREATE TABLE streams (
-    stream_id text   PRIMARY KEY,
-    version   bigint NOT NULL CHECK (version >= 0)
-);
-
 -- Per-subject keys, wrapped by the master key. An erased subject keeps a
 -- tombstone (wrapped_key NULL) so that no new key is ever made for them.
 CREATE TABLE subject_keys (
@@ -62,12 +56,17 @@ CREATE TABLE store_meta (
 -- Appends a batch to a stream, or raises:
 --   SQLSTATE 'SW001' when the stream is not at the expected version
 --                    (DETAIL: the actual last version, or '' for no stream);
---   SQLSTATE 'SW002' when an event id of the batch is already stored.
+--   SQLSTATE 'SW002' when an event id of the batch, or one of the versions it
+--                    was about to take, was taken by another append first.
 -- p_expected: -1 any, -2 no stream, -3 stream exists, n >= 0 exactly n.
 -- All arrays have one element per event, in batch order; p_subjects holds a
 -- JSON array of subject ids per event.
--- Neither error is raised while the session-level alloc lock is held; any
--- other error may be, so the caller closes the connection after one.
+--
+-- A stream's versions are guarded by the unique (stream_id, stream_version)
+-- index alone: two appends that read the same last version race on it, the
+-- later one waits for the earlier to commit and then inserts nothing, and the
+-- caller learns of it through SW002 (and retries, for `any`). Nothing is
+-- raised while the session-level alloc lock is held.
 CREATE FUNCTION steward_append(
     p_stream          text,
     p_expected        bigint,
@@ -88,9 +87,11 @@ CREATE FUNCTION steward_append(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_count    integer := coalesce(cardinality(p_event_ids), 0);
-    v_current  bigint;
-    v_inserted integer;
+    v_count       integer := coalesce(cardinality(p_event_ids), 0);
+    v_current     bigint;
+    v_positions   bigint[];
+    v_recorded_at timestamptz;
+    v_inserted    integer;
 BEGIN
     IF v_count = 0 THEN
         RAISE EXCEPTION 'steward_append: empty batch';
@@ -112,74 +113,54 @@ BEGIN
     -- hole waits for every append that held it when the reader looked.
     PERFORM pg_advisory_xact_lock_shared(1398036292, 1);
 
-    -- (b) Optimistic concurrency on the stream's row.
-    SELECT s.version INTO v_current FROM streams s WHERE s.stream_id = p_stream FOR UPDATE;
-    IF NOT FOUND THEN
-        IF p_expected IN (-1, -2) THEN
-            INSERT INTO streams (stream_id, version) VALUES (p_stream, v_count - 1)
-            ON CONFLICT (stream_id) DO NOTHING;
-            IF FOUND THEN
-                o_first_version := 0;
-            ELSE
-                -- Created by an append that committed meanwhile.
-                SELECT s.version INTO v_current FROM streams s
-                WHERE s.stream_id = p_stream FOR UPDATE;
-            END IF;
-        ELSE
-            RAISE EXCEPTION 'stream % does not exist', p_stream
-                USING ERRCODE = 'SW001', DETAIL = '';
-        END IF;
+    -- (b) Optimistic concurrency: the stream's last version.
+    SELECT e.stream_version INTO v_current
+    FROM events e WHERE e.stream_id = p_stream
+    ORDER BY e.stream_version DESC LIMIT 1;
+    IF (p_expected = -2 AND v_current IS NOT NULL)
+        OR (p_expected = -3 AND v_current IS NULL)
+        OR (p_expected >= 0 AND v_current IS DISTINCT FROM p_expected)
+    THEN
+        RAISE EXCEPTION 'stream % is at version %', p_stream, coalesce(v_current::text, 'none')
+            USING ERRCODE = 'SW001', DETAIL = coalesce(v_current::text, '');
     END IF;
-    IF o_first_version IS NULL THEN
-        IF p_expected = -2 OR (p_expected >= 0 AND p_expected <> v_current) THEN
-            RAISE EXCEPTION 'stream % is at version %', p_stream, v_current
-                USING ERRCODE = 'SW001', DETAIL = v_current::text;
-        END IF;
-        UPDATE streams SET version = v_current + v_count WHERE stream_id = p_stream;
-        o_first_version := v_current + 1;
-    END IF;
+    o_first_version := coalesce(v_current + 1, 0);
 
-    -- Ids already committed: refuse before allocating anything.
-    IF EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (p_event_ids)) THEN
-        RAISE EXCEPTION 'an event id of the batch is already stored'
-            USING ERRCODE = 'SW002';
-    END IF;
-
-    -- (c) Positions and timestamps, allocated in one order under the alloc
-    -- lock, so that recorded_at never decreases along positions. Nothing in
-    -- here raises on purpose; the ids' conflicts are counted instead.
+    -- (c) Positions and one timestamp, allocated together under the alloc
+    -- lock, so that recorded_at never decreases along positions. The lock
+    -- covers only the allocation; the rows are written after it.
     PERFORM pg_advisory_lock(1398036292, 2);
-    WITH inserted AS (
-        INSERT INTO events (
-            position, event_id, stream_id, stream_version, event_type, schema_version,
-            data, personal, correlation_id, causation_id, command_id, actor, subjects,
-            recorded_at
-        )
-        SELECT nextval('steward_event_position'), b.event_id, p_stream,
-               o_first_version + b.ord - 1, b.event_type, b.schema_version,
-               b.data, b.personal, b.correlation_id, b.causation_id, b.command_id, b.actor,
-               ARRAY(SELECT jsonb_array_elements_text(b.subjects)),
-               clock_timestamp()
-        FROM unnest(p_event_ids, p_types, p_schema_versions, p_data, p_personal,
-                    p_correlation_ids, p_causation_ids, p_command_ids, p_actors, p_subjects)
-             WITH ORDINALITY AS b(event_id, event_type, schema_version, data, personal,
-                                  correlation_id, causation_id, command_id, actor, subjects, ord)
-        ORDER BY b.ord
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING position
-    )
-    SELECT count(*), min(position), max(position)
-    INTO v_inserted, o_first_position, o_last_position
-    FROM inserted;
+    v_positions := ARRAY(SELECT nextval('steward_event_position') FROM generate_series(1, v_count));
+    v_recorded_at := clock_timestamp();
     PERFORM pg_advisory_unlock(1398036292, 2);
 
+    -- Ids or versions already taken are found by ON CONFLICT, not by a lookup
+    -- beforehand: PL/pgSQL caches a generic plan for such a lookup, planned
+    -- while the table was small, and it became a scan of the whole log.
+    INSERT INTO events (
+        position, event_id, stream_id, stream_version, event_type, schema_version,
+        data, personal, correlation_id, causation_id, command_id, actor, subjects,
+        recorded_at
+    )
+    SELECT b.position, b.event_id, p_stream, o_first_version + b.ord - 1, b.event_type,
+           b.schema_version, b.data, b.personal, b.correlation_id, b.causation_id,
+           b.command_id, b.actor, ARRAY(SELECT jsonb_array_elements_text(b.subjects)),
+           v_recorded_at
+    FROM unnest(v_positions, p_event_ids, p_types, p_schema_versions, p_data, p_personal,
+                p_correlation_ids, p_causation_ids, p_command_ids, p_actors, p_subjects)
+         WITH ORDINALITY AS b(position, event_id, event_type, schema_version, data, personal,
+                              correlation_id, causation_id, command_id, actor, subjects, ord)
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
     IF v_inserted < v_count THEN
-        -- An append with one of these ids committed while this one ran.
-        RAISE EXCEPTION 'an event id of the batch is already stored'
+        RAISE EXCEPTION 'an event id or version of the batch was taken by another append'
             USING ERRCODE = 'SW002';
     END IF;
+    o_first_position := v_positions[1];
+    o_last_position := v_positions[v_count];
 END;
 $$;
+
 
 -- The virtual transaction ids of the appends holding the gate right now.
 CREATE FUNCTION steward_gate_holders() RETURNS text[]

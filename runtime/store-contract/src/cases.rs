@@ -457,6 +457,40 @@ pub async fn concurrent_writers_each_win_one_version(harness: &impl Harness) {
     );
 }
 
+/// Writers appending to one stream with `Any` all succeed: racing for a
+/// version is no conflict when no version was expected.
+pub async fn concurrent_any_appends_to_one_stream_all_land(harness: &impl Harness) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 25;
+    let (store, _) = open(harness).await;
+    let s = stream("list-shared");
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let (store, s) = (store.clone(), s.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut versions = Vec::new();
+            for n in 0..EACH {
+                let appended = store
+                    .append(
+                        &s,
+                        ExpectedVersion::Any,
+                        vec![noted((writer * EACH + n) as u64)],
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {writer}: {e}"));
+                versions.push(appended.first_version);
+            }
+            versions
+        }));
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.extend(task.await.expect("writer task"));
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (0..(WRITERS * EACH) as u64).collect::<Vec<_>>());
+}
+
 /// `read_all` pages through every stream in global order.
 pub async fn read_all_pages_in_global_order(harness: &impl Harness) {
     let (store, _) = open(harness).await;

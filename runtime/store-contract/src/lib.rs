@@ -53,6 +53,7 @@ macro_rules! contract_tests {
             a_rejected_batch_writes_nothing,
             bad_input_is_refused_by_name,
             concurrent_writers_each_win_one_version,
+            concurrent_any_appends_to_one_stream_all_land,
             read_all_pages_in_global_order,
             subscription_catches_up_then_goes_live_with_writers_running,
             a_reopened_store_continues_positions,

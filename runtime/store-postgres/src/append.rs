@@ -1,11 +1,12 @@
 //! Appends: one call of `steward_append`, and what a refusal means.
 //!
 //! The batch travels as one array per column. The function takes the gate
-//! lock, checks the stream's version, and inserts the events with positions
-//! and timestamps allocated under a short session-level lock (see
+//! lock, checks the stream's version, allocates positions and a timestamp
+//! under a short session-level lock and inserts the events (see
 //! `schemas/postgres/0001_event_store.sql`). It raises `SW001` on a version
-//! conflict and `SW002` on a duplicate event id, neither of them while the
-//! session lock is held; after any other error the connection is closed
+//! conflict and `SW002` when an event id or a version it meant to take was
+//! taken first (an `any` append that lost such a race goes again), neither of
+//! them while the session lock is held; after any other error the connection is closed
 //! rather than returned to the pool, so a session lock left behind by a
 //! failure half-way can never block other appenders. The call runs in its own
 //! task so that a caller dropping the append future cannot return the
@@ -30,13 +31,13 @@ use crate::error::{PostgresError, query_failed};
 /// expected version; the DETAIL holds the actual version (empty: no stream).
 const WRONG_VERSION: &str = "SW001";
 /// SQLSTATE raised by `steward_append` when an event id is already stored.
-const DUPLICATE_ID: &str = "SW002";
+const TAKEN: &str = "SW002";
 
 const APPEND: &str = "SELECT o_first_version, o_first_position, o_last_position \
      FROM steward_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// A batch as the function's column arrays, in batch order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Columns {
     event_ids: Vec<Uuid>,
     types: Vec<String>,
@@ -127,8 +128,11 @@ fn expected_code(expected: ExpectedVersion) -> Option<i64> {
 /// What one call of `steward_append` did.
 enum Called {
     Appended(AppendResult),
-    WrongVersion { actual: Option<u64> },
-    DuplicateId,
+    WrongVersion {
+        actual: Option<u64>,
+    },
+    /// An event id or a version was taken by another append first.
+    Taken,
 }
 
 /// Appends a sealed batch (see [`steward_store_core::EventLog::append`]).
@@ -145,24 +149,49 @@ pub(crate) async fn append(
     let columns = Columns::from_events(events)?;
     let ids = columns.event_ids.clone();
     let count = ids.len() as u64;
-    let called = match expected_code(expected) {
-        Some(code) => {
-            let stream = stream.as_str().to_owned();
-            let task = tokio::spawn(call(pool.clone(), stream, code, columns, count));
-            task.await.map_err(PostgresError::from)??
+    let Some(code) = expected_code(expected) else {
+        let actual = crate::read::stream_version(pool, stream).await?;
+        return Err(StoreError::WrongExpectedVersion {
+            stream: stream.clone(),
+            expected,
+            actual,
+        });
+    };
+    let mut races = 0;
+    loop {
+        let task = tokio::spawn(call(
+            pool.clone(),
+            stream.as_str().to_owned(),
+            code,
+            columns.clone(),
+            count,
+        ));
+        let (actual, taken) = match task.await.map_err(PostgresError::from)?? {
+            Called::Appended(appended) => return Ok(appended),
+            Called::WrongVersion { actual } => (actual, false),
+            Called::Taken => (crate::read::stream_version(pool, stream).await?, true),
+        };
+        let existing = existing(pool, &ids).await?;
+        // None of the ids is stored, so another append took the versions this
+        // one read as free. Under `any` or `stream-exists` that is no conflict:
+        // read the new last version and go again.
+        let lost_race = taken
+            && existing.is_empty()
+            && matches!(
+                expected,
+                ExpectedVersion::Any | ExpectedVersion::StreamExists
+            );
+        if lost_race && races < MAX_RACES {
+            races += 1;
+            continue;
         }
-        None => Called::WrongVersion {
-            actual: crate::read::stream_version(pool, stream).await?,
-        },
-    };
-    let actual = match called {
-        Called::Appended(appended) => return Ok(appended),
-        Called::WrongVersion { actual } => actual,
-        Called::DuplicateId => crate::read::stream_version(pool, stream).await?,
-    };
-    let existing = existing(pool, &ids).await?;
-    resolve_refused(stream, expected, actual, &ids, &existing)
+        return resolve_refused(stream, expected, actual, &ids, &existing);
+    }
 }
+
+/// How often an `any` append goes again after losing a race for a version
+/// before it reports the contention as a conflict.
+const MAX_RACES: usize = 32;
 
 /// One call of `steward_append` on a connection of its own, closed after any
 /// error the function does not raise on purpose.
@@ -197,7 +226,7 @@ async fn call(
                 .and_then(|e| e.try_downcast_ref::<PgDatabaseError>())
                 .and_then(|e| match e.code() {
                     WRONG_VERSION => Some(parse_actual(e.detail())),
-                    DUPLICATE_ID => Some(Ok(Called::DuplicateId)),
+                    TAKEN => Some(Ok(Called::Taken)),
                     _ => None,
                 });
             return match refusal {

@@ -8,7 +8,7 @@
 //! wake-up tasks:
 //!
 //! ```text
-//!   append ──SELECT steward_append(..)──▶ events, streams     (one round trip)
+//!   append ──SELECT steward_append(..)──▶ events              (one round trip)
 //!     │
 //!     ├── CommitNotifier::notify()           in-process subscribers wake at once
 //!     └── poke ─▶ notifier task ─NOTIFY steward_events─▶ other processes

@@ -180,9 +180,9 @@ pub(crate) async fn stream_version(
     stream: &StreamId,
 ) -> Result<Option<u64>, StoreError> {
     let version: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM streams WHERE stream_id = $1")
+        sqlx::query_scalar("SELECT max(stream_version) FROM events WHERE stream_id = $1")
             .bind(stream.as_str())
-            .fetch_optional(pool)
+            .fetch_one(pool)
             .await
             .map_err(query_failed)?;
     version
