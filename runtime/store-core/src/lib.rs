@@ -24,6 +24,7 @@ pub mod seal;
 pub mod subscribe;
 pub mod validate;
 
+mod key_cache;
 mod log;
 mod store;
 

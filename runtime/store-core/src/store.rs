@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::FutureExt;
@@ -12,6 +13,7 @@ use steward_events::{
     Personal, Position, RecordedEvent, StoreError, StreamId, SubjectId, Upcasters,
 };
 
+use crate::key_cache::WriteKeyCache;
 use crate::log::{EventLog, KeyVault, StoredKey};
 use crate::master_key::MasterKey;
 use crate::seal::{self, SealError, SecretKey};
@@ -19,20 +21,33 @@ use crate::subscribe::{CATCH_UP_BATCH, subscribe};
 use crate::validate::{Limits, validate_batch};
 
 /// How a [`Store`] treats what passes through it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Size limits of events and batches.
     pub limits: Limits,
     /// The upcasters applied on every read.
     pub upcasters: Upcasters,
+    /// How long a subject key used to seal is kept in memory for the next
+    /// appends (never for reading); zero asks the vault every time.
+    pub write_key_ttl: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            upcasters: Upcasters::default(),
+            write_key_ttl: Duration::from_secs(5),
+        }
+    }
 }
 
 impl StoreOptions {
     /// Default limits and Steward's own upcasters.
     pub fn steward() -> Self {
         Self {
-            limits: Limits::default(),
             upcasters: Upcasters::steward(),
+            ..Self::default()
         }
     }
 }
@@ -49,6 +64,7 @@ struct Inner {
     vault: Arc<dyn KeyVault>,
     master: MasterKey,
     options: StoreOptions,
+    write_keys: WriteKeyCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -81,12 +97,14 @@ impl Store {
                     .into(),
             ));
         }
+        let write_keys = WriteKeyCache::new(options.write_key_ttl);
         Ok(Self {
             inner: Arc::new(Inner {
                 log,
                 vault,
                 master,
                 options,
+                write_keys,
             }),
         })
     }
@@ -130,6 +148,18 @@ impl Store {
     ) -> Result<HashMap<SubjectId, SecretKey>, StoreError> {
         subjects.sort();
         subjects.dedup();
+        let cache = &self.inner.write_keys;
+        let mut keys = HashMap::with_capacity(subjects.len());
+        subjects.retain(|subject| match cache.get(subject) {
+            Some(key) => {
+                keys.insert(subject.clone(), key);
+                false
+            }
+            None => true,
+        });
+        if subjects.is_empty() {
+            return Ok(keys);
+        }
         let vault = &self.inner.vault;
         let master = &self.inner.master;
         let mut stored = vault.subject_keys(&subjects).await?;
@@ -148,13 +178,13 @@ impl Store {
             }
             stored.extend(vault.create_subject_keys(fresh).await?);
         }
-        let mut keys = HashMap::with_capacity(subjects.len());
         for subject in subjects {
             match stored.get(&subject) {
                 Some(StoredKey::Wrapped(wrapped)) => {
                     let key = master.unwrap_key(wrapped, subject.as_str()).map_err(|e| {
                         StoreError::MasterKey(format!("subject key of `{subject}`: {e}"))
                     })?;
+                    cache.insert(subject.clone(), key.clone());
                     keys.insert(subject, key);
                 }
                 Some(StoredKey::Erased) | None => return Err(StoreError::SubjectErased(subject)),
@@ -301,6 +331,7 @@ impl EventStore for Store {
     async fn erase_subject(&self, subject: &SubjectId, actor: &str) -> Result<Erasure, StoreError> {
         // The key goes first: once it is destroyed the data is unreadable,
         // whatever happens to the recording below (which a retry completes).
+        self.inner.write_keys.forget(subject);
         let key_destroyed = self.inner.vault.destroy_subject_key(subject).await?;
         let stream = StreamId::new("subject", subject)?;
         loop {

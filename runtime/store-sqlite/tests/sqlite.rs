@@ -121,3 +121,68 @@ async fn separate_pools_on_one_file_wait_for_each_other() {
     let all = store.read_all(Position::ORIGIN, 1000).await.expect("read");
     assert_eq!(all.len(), 200);
 }
+
+/// Keys kept for sealing never serve to open: an erasure by another process
+/// shows at once on every read, even through a handle that still holds the
+/// key for writing (which may seal one more append, unreadable, until its
+/// short time-to-live ends).
+#[tokio::test]
+async fn an_erasure_elsewhere_shows_at_once_to_a_writer_holding_the_key() {
+    use serde_json::json;
+    use steward_events::{
+        Direction, EventStore, EventType, ExpectedVersion, NewEvent, Personal, StreamId, SubjectId,
+    };
+    let harness = harness().await;
+    let master = MasterKey::generate().expect("key");
+    let writer = harness.open(master.clone()).await.expect("opens");
+    let eraser = harness.open(master).await.expect("opens");
+    let subject = SubjectId::parse("person-dana").expect("valid");
+    let stream = StreamId::parse("inbox-1").expect("valid");
+    let message = || {
+        NewEvent::new(
+            EventType::parse("MessageReceived").expect("valid"),
+            json!({}),
+        )
+        .with_personal(json!({ "from": "Dana" }), vec![subject.clone()])
+    };
+    writer
+        .append(&stream, ExpectedVersion::Any, vec![message()])
+        .await
+        .expect("append");
+    eraser
+        .erase_subject(&subject, "user:owner")
+        .await
+        .expect("erase");
+    let read = writer
+        .read_stream(&stream, 0, Direction::Forward, 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        read[0].personal,
+        Some(Personal::Erased),
+        "reads ask the vault"
+    );
+    if writer
+        .append(&stream, ExpectedVersion::Any, vec![message()])
+        .await
+        .is_ok()
+    {
+        let read = writer
+            .read_stream(&stream, 1, Direction::Forward, 10)
+            .await
+            .expect("read");
+        assert_eq!(
+            read[0].personal,
+            Some(Personal::Erased),
+            "sealed under a destroyed key"
+        );
+    }
+    // The eraser itself refuses at once.
+    let refused = eraser
+        .append(&stream, ExpectedVersion::Any, vec![message()])
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::SubjectErased(_))),
+        "{refused:?}"
+    );
+}
