@@ -42,6 +42,17 @@ fn is_token_char(c: char) -> bool {
 }
 
 const MAX_ID_LEN: usize = 255;
+
+/// Refuses an empty value or one over `max` bytes.
+fn non_empty_within(kind: &'static str, value: String, max: usize) -> Result<String, IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    if value.len() > max {
+        return Err(IdError::TooLong { kind, value, max });
+    }
+    Ok(value)
+}
 const MAX_EVENT_TYPE_LEN: usize = 128;
 
 /// A stream's name, `<category>-<id>`: the category (letters, digits and `_`)
@@ -58,17 +69,7 @@ impl StreamId {
     /// Parses a stream id.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         const KIND: &str = "stream id";
-        let value = value.into();
-        if value.is_empty() {
-            return Err(IdError::Empty { kind: KIND });
-        }
-        if value.len() > MAX_ID_LEN {
-            return Err(IdError::TooLong {
-                kind: KIND,
-                value,
-                max: MAX_ID_LEN,
-            });
-        }
+        let value = non_empty_within(KIND, value.into(), MAX_ID_LEN)?;
         let Some((category, id)) = value.split_once('-') else {
             return Err(IdError::Malformed {
                 kind: KIND,
@@ -129,17 +130,7 @@ impl EventType {
     /// Parses an event type.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         const KIND: &str = "event type";
-        let value = value.into();
-        if value.is_empty() {
-            return Err(IdError::Empty { kind: KIND });
-        }
-        if value.len() > MAX_EVENT_TYPE_LEN {
-            return Err(IdError::TooLong {
-                kind: KIND,
-                value,
-                max: MAX_EVENT_TYPE_LEN,
-            });
-        }
+        let value = non_empty_within(KIND, value.into(), MAX_EVENT_TYPE_LEN)?;
         if !value.chars().all(is_token_char) {
             return Err(IdError::Malformed {
                 kind: KIND,
@@ -175,17 +166,7 @@ impl SubjectId {
     /// Parses a subject id: 1 to 255 printable characters without white space.
     pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
         const KIND: &str = "subject id";
-        let value = value.into();
-        if value.is_empty() {
-            return Err(IdError::Empty { kind: KIND });
-        }
-        if value.len() > MAX_ID_LEN {
-            return Err(IdError::TooLong {
-                kind: KIND,
-                value,
-                max: MAX_ID_LEN,
-            });
-        }
+        let value = non_empty_within(KIND, value.into(), MAX_ID_LEN)?;
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(IdError::Malformed {
                 kind: KIND,
