@@ -239,7 +239,21 @@ impl Relay {
 
     async fn connect(&self) -> Result<async_nats::Client, RelayError> {
         let backoff = self.config.clone();
-        async_nats::ConnectOptions::new()
+        let invalid = |reason: String| RelayError::InvalidConfig(reason);
+        let address: async_nats::ServerAddr =
+            self.config.nats_url.parse().map_err(|e| {
+                invalid(format!("NATS URL {}: {e}", self.config.nats_url_redacted()))
+            })?;
+        // async-nats does not send credentials written in the URL by itself.
+        let options = match (address.username(), address.password()) {
+            (Some(user), Some(password)) => async_nats::ConnectOptions::with_user_and_password(
+                user.to_owned(),
+                password.to_owned(),
+            ),
+            (Some(token), None) => async_nats::ConnectOptions::with_token(token.to_owned()),
+            _ => async_nats::ConnectOptions::new(),
+        };
+        options
             .name("steward-bus-relay")
             .connection_timeout(self.config.request_timeout)
             .request_timeout(Some(self.config.request_timeout))
@@ -253,7 +267,7 @@ impl Relay {
                     other => tracing::debug!(event = %other, "NATS connection event"),
                 }
             })
-            .connect(self.config.nats_url.as_str())
+            .connect(address)
             .await
             .map_err(|source| RelayError::Connect {
                 url: self.config.nats_url_redacted(),

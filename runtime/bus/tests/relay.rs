@@ -42,10 +42,16 @@ struct NatsServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// User and password the server demands, if any.
+    login: Option<(&'static str, &'static str)>,
 }
 
 impl NatsServer {
     async fn start() -> Self {
+        Self::start_with_login(None).await
+    }
+
+    async fn start_with_login(login: Option<(&'static str, &'static str)>) -> Self {
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0").expect("binds a free port");
             listener.local_addr().expect("local address").port()
@@ -54,13 +60,17 @@ impl NatsServer {
             port,
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
+            login,
         };
         server.restart().await;
         server
     }
 
     fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        match self.login {
+            Some((user, password)) => format!("nats://{user}:{password}@127.0.0.1:{}", self.port),
+            None => format!("nats://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Starts the server (again) on the same port and store directory, and
@@ -81,6 +91,12 @@ impl NatsServer {
             .arg(&store_dir)
             .arg("-l")
             .arg(&log)
+            .args(
+                self.login
+                    .map(|(user, password)| ["--user", user, "--pass", password])
+                    .iter()
+                    .flatten(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -212,7 +228,7 @@ async fn pipe(
 
 async fn jetstream_ready(url: &str) -> bool {
     let attempt = async {
-        let client = async_nats::connect(url).await.ok()?;
+        let client = connect(url).await.ok()?;
         let reply = client.request("$JS.API.INFO", "".into()).await.ok()?;
         let info: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;
         info.get("error").is_none().then_some(())
@@ -221,6 +237,20 @@ async fn jetstream_ready(url: &str) -> bool {
         tokio::time::timeout(Duration::from_secs(2), attempt).await,
         Ok(Some(_))
     )
+}
+
+/// Connects with the URL's credentials (async-nats ignores them in the URL).
+async fn connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let address: async_nats::ServerAddr = url.parse().map_err(|e| {
+        async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::ServerParse, e)
+    })?;
+    let options = match (address.username(), address.password()) {
+        (Some(user), Some(password)) => {
+            async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+        }
+        _ => async_nats::ConnectOptions::new(),
+    };
+    options.connect(address).await
 }
 
 /// A SQLite store in its own temporary directory.
@@ -339,7 +369,7 @@ async fn head(store: &Store) -> Position {
 
 /// Every message of the stream, in stream order, checking there are no gaps.
 async fn stream_messages(url: &str, stream_name: &str) -> Vec<StreamMessage> {
-    let client = async_nats::connect(url).await.expect("connects");
+    let client = connect(url).await.expect("connects");
     let context = jetstream::new(client);
     let mut stream = context
         .get_stream(stream_name)
@@ -624,4 +654,24 @@ async fn an_invalid_configuration_ends_the_relay_at_once() {
         matches!(outcome, Err(RelayError::InvalidConfig(_))),
         "{outcome:?}"
     );
+}
+
+/// A server that demands a login: the relay sends the user and password
+/// written in the URL (async-nats does not by itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_in_with_the_credentials_in_the_url() {
+    init_tracing();
+    let nats = NatsServer::start_with_login(Some(("steward", "s3cret-relay"))).await;
+    let store = test_store().await;
+    append(
+        &store.store,
+        "order-1",
+        (0..3).map(|n| event("OrderPlaced", n)).collect(),
+    )
+    .await;
+    let mut relay = spawn_relay(&store.store, relay_config(nats.url()));
+    relay.wait_for_position(head(&store.store).await).await;
+    relay.stop().await;
+    let logged = assert_exactly_once_in_order(&nats.url(), &store.store).await;
+    assert_eq!(logged.len(), 3);
 }
