@@ -60,6 +60,18 @@ impl Default for Config {
     }
 }
 
+/// The configuration keys, as `STEWARD_<KEY>` environment variables may set them.
+const KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "master_key_file",
+    "nats_url",
+    "nats_stream",
+    "nats_subject_prefix",
+    "max_event_bytes",
+    "log_format",
+];
+
 /// A configuration that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -77,7 +89,13 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             )
-            .merge(Env::prefixed("STEWARD_").ignore(&["MASTER_KEY", "CONFIG", "LOG"]))
+            // Only the keys Steward knows: other STEWARD_* variables (the
+            // master key itself, the log filter, a developer's own) are no
+            // configuration of this file's.
+            .merge(Env::prefixed("STEWARD_").filter(|key| {
+                KEYS.iter()
+                    .any(|known| key.as_str().eq_ignore_ascii_case(known))
+            }))
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
     }
@@ -108,12 +126,25 @@ mod tests {
 
             jail.set_env("DATABASE_URL", "postgres://127.0.0.1/steward");
             jail.set_env("STEWARD_MAX_EVENT_BYTES", "2048");
+            // Variables that are not configuration keys are left alone.
+            jail.set_env("STEWARD_UPDATE_SCHEMAS", "1");
+            jail.set_env("STEWARD_MASTER_KEY", "not a config key");
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(
                 config.database_url.as_deref(),
                 Some("postgres://127.0.0.1/steward")
             );
             assert_eq!(config.max_event_bytes, 2048);
+            let every_key = serde_json::to_value(Config::default()).map_err(|e| e.to_string())?;
+            let names: Vec<&str> = every_key
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            let mut known = KEYS.to_vec();
+            known.sort_unstable();
+            let mut names = names;
+            names.sort_unstable();
+            assert_eq!(known, names, "KEYS lists every configuration key");
             Ok(())
         });
     }

@@ -8,6 +8,9 @@ use steward_runtime::cli::{self, Cli};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // With the KurrentDB client built in, rustls has two crypto providers
+    // and would refuse to pick one for TLS to NATS or PostgreSQL.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
