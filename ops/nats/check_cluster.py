@@ -276,39 +276,12 @@ async def clients(work: Path, passwords, tls: Path, servers):
 
 
 async def steward_relay(admin, passwords, tls: Path, work: Path, stream_json: bytes, servers):
-    """The real `steward serve` relays events with the `steward` user's rights.
+    """The real `steward serve` relays events logged in as `steward`.
 
-    async-nats 0.51 ignores the user and password of a URL (it never reads a
-    URL's user info), so Steward's relay connects without credentials today
-    (ops/README.md, "Known gaps"). To still run the relay's real JetStream
-    calls under the `steward` user's permissions, this phase maps
-    credential-less clients to that user (`no_auth_user`, which needs a
-    restart, and a plain-text password for that user: the server hands
-    no_auth_user's stored password to its own check, which a bcrypt hash
-    fails) -- in this test cluster only, after the checks above.
+    The relay sends the user and password written in `nats_url` (async-nats
+    does not by itself); the cluster admits no anonymous client, so this
+    phase fails if the relay does not log in or lacks a permission it needs.
     """
-    await admin.close()
-    for n in NODES:
-        servers[n].terminate()
-        servers[n].wait(timeout=30)
-        conf = work / f"node-{n}" / "nats.conf"
-        conf.write_text(conf.read_text() + "\nno_auth_user: steward\n")
-        secrets_file = work / f"node-{n}" / "secrets.conf"
-        secrets_file.write_text(re.sub(r'^STEWARD_PASSWORD_HASH: .*$',
-                                       f'STEWARD_PASSWORD_HASH: "{passwords["steward"]}"',
-                                       secrets_file.read_text(), flags=re.M))
-    for n in NODES:
-        servers[n] = start_server(work / f"node-{n}" / "nats.conf")
-    wait_for_cluster()
-    admin = await connect("steward-admin", passwords["steward-admin"], tls)
-    for _ in range(60):  # JetStream answers, and the stream has a leader again
-        try:
-            info = json.loads((await admin.request("$JS.API.STREAM.INFO.STEWARD_EVENTS", b"", timeout=2)).data)
-            if info.get("cluster", {}).get("leader"):
-                break
-        except Exception:
-            pass
-        await asyncio.sleep(1)
     # A fresh stream, so that the relay finds only its own messages.
     await admin.request("$JS.API.STREAM.DELETE.STEWARD_EVENTS", b"", timeout=10)
     reply = json.loads((await admin.request("$JS.API.STREAM.CREATE.STEWARD_EVENTS", stream_json, timeout=10)).data)
