@@ -9,6 +9,24 @@ use uuid::Uuid;
 /// backs off, resynchronises with the stream and carries on.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
+    /// An event's envelope is larger than the NATS server accepts: the relay
+    /// cannot go past it until the server's `max_payload` is raised, and
+    /// keeps trying (it learns the limit anew on every reconnection).
+    #[error(
+        "event {event_id} at position {position} is {size} bytes as an envelope, over the \
+         NATS server's max_payload of {max_payload}: raise max_payload (and the stream's \
+         max_msg_size) above it; the relay goes on from this event once it fits"
+    )]
+    TooLarge {
+        /// The event.
+        event_id: uuid::Uuid,
+        /// Its position.
+        position: steward_events::Position,
+        /// Its envelope's size.
+        size: usize,
+        /// What the server accepts.
+        max_payload: usize,
+    },
     /// The configuration cannot work.
     #[error("invalid relay configuration: {0}")]
     InvalidConfig(String),

@@ -398,6 +398,16 @@ impl Relay {
             event_id: event.event_id,
             source,
         })?;
+        // Publishing it would fail the same way forever: stop and say why.
+        let max_payload = context.client().server_info().max_payload;
+        if max_payload > 0 && payload.len() > max_payload {
+            return Err(RelayError::TooLarge {
+                event_id: event.event_id,
+                position: event.global_position,
+                size: payload.len(),
+                max_payload,
+            });
+        }
         let message = PublishMessage::build()
             .payload(payload.into())
             .message_id(event.event_id.to_string())

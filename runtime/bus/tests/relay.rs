@@ -44,6 +44,8 @@ struct NatsServer {
     child: Option<Child>,
     /// User and password the server demands, if any.
     login: Option<(&'static str, &'static str)>,
+    /// The largest message the server accepts, if not its default.
+    max_payload: Option<usize>,
 }
 
 impl NatsServer {
@@ -61,6 +63,7 @@ impl NatsServer {
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
             login,
+            max_payload: None,
         };
         server.restart().await;
         server
@@ -94,6 +97,17 @@ impl NatsServer {
             .args(
                 self.login
                     .map(|(user, password)| ["--user", user, "--pass", password])
+                    .iter()
+                    .flatten(),
+            )
+            .args(
+                self.max_payload
+                    .map(|max| {
+                        let config = self.dir.path().join("nats.conf");
+                        std::fs::write(&config, format!("max_payload: {max}\n"))
+                            .expect("writes config");
+                        ["-c".to_owned(), config.display().to_string()]
+                    })
                     .iter()
                     .flatten(),
             )
@@ -670,6 +684,43 @@ async fn logs_in_with_the_credentials_in_the_url() {
     )
     .await;
     let mut relay = spawn_relay(&store.store, relay_config(nats.url()));
+    relay.wait_for_position(head(&store.store).await).await;
+    relay.stop().await;
+    let logged = assert_exactly_once_in_order(&nats.url(), &store.store).await;
+    assert_eq!(logged.len(), 3);
+}
+
+/// An event too large for the server's max_payload stops the relay at that
+/// event (never skipped, never a crash); once the server accepts it, the relay
+/// goes on and everything lands once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_max_payload_waits_until_the_server_accepts_it() {
+    init_tracing();
+    let mut nats = NatsServer::start().await;
+    nats.kill();
+    nats.max_payload = Some(2048);
+    nats.restart().await;
+    let store = test_store().await;
+    append(&store.store, "note-1", vec![event("NoteTaken", 0)]).await;
+    let big = NewEvent::new(
+        EventType::parse("NoteTaken").expect("valid"),
+        json!({ "text": "x".repeat(4096) }),
+    );
+    append(&store.store, "note-1", vec![big]).await;
+    append(&store.store, "note-1", vec![event("NoteTaken", 2)]).await;
+    let mut relay = spawn_relay(&store.store, relay_config(nats.url()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let published = stream_messages(&nats.url(), "STEWARD_EVENTS").await;
+    assert_eq!(
+        published.len(),
+        1,
+        "stops before the event that does not fit"
+    );
+
+    // The operator raises the limit; the relay reconnects and goes on.
+    nats.kill();
+    nats.max_payload = Some(64 * 1024);
+    nats.restart().await;
     relay.wait_for_position(head(&store.store).await).await;
     relay.stop().await;
     let logged = assert_exactly_once_in_order(&nats.url(), &store.store).await;
