@@ -20,6 +20,7 @@
 
 pub mod master_key;
 pub mod retry;
+pub mod row;
 pub mod seal;
 pub mod subscribe;
 pub mod validate;

@@ -4,10 +4,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use steward_events::envelope::SealedBox;
-use steward_events::{
-    EventType, Metadata, Personal, Position, RecordedEvent, StoreError, StreamId, SubjectId,
-};
+use steward_events::{RecordedEvent, StoreError};
+use steward_store_core::row::EventRow;
 use uuid::Uuid;
 
 use crate::error::query_failed;
@@ -50,32 +48,23 @@ pub(crate) fn recorded_event(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     let subjects: Vec<String> = row.try_get("subjects").map_err(get)?;
     let recorded_at: DateTime<Utc> = row.try_get("recorded_at").map_err(get)?;
 
-    let unsigned = |value: i64, what: &str| {
-        u64::try_from(value).map_err(|_| corrupt(format!("negative {what} {value}")))
-    };
-    Ok(RecordedEvent {
+    EventRow {
+        position,
         event_id,
-        stream_id: StreamId::parse(stream_id).map_err(|e| corrupt(e.to_string()))?,
-        stream_version: unsigned(stream_version, "stream version")?,
-        global_position: Position::sequence(unsigned(position, "position")?),
-        event_type: EventType::parse(event_type).map_err(|e| corrupt(e.to_string()))?,
-        schema_version: u16::try_from(schema_version)
-            .map_err(|_| corrupt(format!("schema version {schema_version} is out of range")))?,
+        stream_id,
+        stream_version,
+        event_type,
+        schema_version: i64::from(schema_version),
         data,
-        personal: personal.map(|bytes| Personal::Sealed(SealedBox(bytes))),
-        metadata: Metadata {
-            correlation_id,
-            causation_id,
-            command_id,
-            actor,
-            subjects: subjects
-                .into_iter()
-                .map(SubjectId::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|e| corrupt(e.to_string()))?,
-        },
+        personal,
+        correlation_id,
+        causation_id,
+        command_id,
+        actor,
+        subjects,
         recorded_at,
-    })
+    }
+    .into_recorded()
 }
 
 /// Decodes every row.

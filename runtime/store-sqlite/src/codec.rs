@@ -3,10 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use steward_events::envelope::SealedBox;
-use steward_events::{
-    EventType, Metadata, Personal, Position, RecordedEvent, StoreError, StreamId, SubjectId,
-};
+use steward_events::{RecordedEvent, StoreError};
+use steward_store_core::row::EventRow;
 use uuid::Uuid;
 
 /// The columns every event query selects, in [`decode`]'s order.
@@ -43,34 +41,25 @@ pub(crate) fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
     let subjects: String = row.try_get("subjects").map_err(get_err)?;
     let recorded_at: i64 = row.try_get("recorded_at").map_err(get_err)?;
 
-    let subjects: Vec<String> = serde_json::from_str(&subjects).map_err(|e| bad("subjects", &e))?;
-    Ok(RecordedEvent {
+    EventRow {
+        position,
         event_id: Uuid::parse_str(&event_id).map_err(|e| bad("event_id", &e))?,
-        stream_id: StreamId::parse(stream_id).map_err(|e| bad("stream_id", &e))?,
-        stream_version: u64::try_from(stream_version).map_err(|e| bad("stream_version", &e))?,
-        global_position: Position::sequence(
-            u64::try_from(position).map_err(|e| bad("position", &e))?,
-        ),
-        event_type: EventType::parse(event_type).map_err(|e| bad("event_type", &e))?,
-        schema_version: u16::try_from(schema_version).map_err(|e| bad("schema_version", &e))?,
+        stream_id,
+        stream_version,
+        event_type,
+        schema_version,
         data: serde_json::from_str(&data).map_err(|e| bad("data", &e))?,
-        personal: personal.map(|bytes| Personal::Sealed(SealedBox(bytes))),
-        metadata: Metadata {
-            correlation_id: Uuid::parse_str(&correlation_id)
-                .map_err(|e| bad("correlation_id", &e))?,
-            causation_id: causation_id
-                .map(|id| Uuid::parse_str(&id))
-                .transpose()
-                .map_err(|e| bad("causation_id", &e))?,
-            command_id,
-            actor,
-            subjects: subjects
-                .into_iter()
-                .map(SubjectId::parse)
-                .collect::<Result<_, _>>()
-                .map_err(|e| bad("subjects", &e))?,
-        },
+        personal,
+        correlation_id: Uuid::parse_str(&correlation_id).map_err(|e| bad("correlation_id", &e))?,
+        causation_id: causation_id
+            .map(|id| Uuid::parse_str(&id))
+            .transpose()
+            .map_err(|e| bad("causation_id", &e))?,
+        command_id,
+        actor,
+        subjects: serde_json::from_str(&subjects).map_err(|e| bad("subjects", &e))?,
         recorded_at: DateTime::from_timestamp_micros(recorded_at)
             .ok_or_else(|| bad("recorded_at", &recorded_at))?,
-    })
+    }
+    .into_recorded()
 }
