@@ -230,14 +230,12 @@ fn print_event(event: &RecordedEvent, as_json: bool) -> Result<(), Failure> {
         event.stream_version,
         event.event_type,
         event.schema_version,
-        event.recorded_at.to_rfc3339_opts(chrono_seconds(), true),
+        event
+            .recorded_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         event.data,
         personal,
     ))
-}
-
-fn chrono_seconds() -> chrono::SecondsFormat {
-    chrono::SecondsFormat::Micros
 }
 
 fn print_line(value: &impl serde::Serialize) -> Result<(), Failure> {

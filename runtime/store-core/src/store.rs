@@ -181,9 +181,7 @@ impl Store {
         for subject in subjects {
             match stored.get(&subject) {
                 Some(StoredKey::Wrapped(wrapped)) => {
-                    let key = master.unwrap_key(wrapped, subject.as_str()).map_err(|e| {
-                        StoreError::MasterKey(format!("subject key of `{subject}`: {e}"))
-                    })?;
+                    let key = unwrap_subject_key(master, wrapped, &subject)?;
                     cache.insert(subject.clone(), key.clone());
                     keys.insert(subject, key);
                 }
@@ -206,13 +204,7 @@ impl Store {
         if !subjects.is_empty() {
             for (subject, stored) in self.inner.vault.subject_keys(&subjects).await? {
                 if let StoredKey::Wrapped(wrapped) = stored {
-                    let key = self
-                        .inner
-                        .master
-                        .unwrap_key(&wrapped, subject.as_str())
-                        .map_err(|e| {
-                            StoreError::MasterKey(format!("subject key of `{subject}`: {e}"))
-                        })?;
+                    let key = unwrap_subject_key(&self.inner.master, &wrapped, &subject)?;
                     keys.insert(subject, key);
                 }
             }
@@ -240,6 +232,18 @@ impl Store {
         self.open_batch(&mut events).await?;
         Ok(events)
     }
+}
+
+/// A stored subject key, unwrapped; a key that does not unwrap means the
+/// master key is not this store's.
+fn unwrap_subject_key(
+    master: &MasterKey,
+    wrapped: &[u8],
+    subject: &SubjectId,
+) -> Result<SecretKey, StoreError> {
+    master
+        .unwrap_key(wrapped, subject.as_str())
+        .map_err(|e| StoreError::MasterKey(format!("subject key of `{subject}`: {e}")))
 }
 
 fn open_personal(

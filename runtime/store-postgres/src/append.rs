@@ -52,8 +52,8 @@ struct Columns {
 }
 
 impl Columns {
-    /// Splits a sealed batch into columns, refusing what PostgreSQL cannot
-    /// store faithfully and personal parts that are not sealed.
+    /// Splits a validated, sealed batch into columns, refusing personal parts
+    /// that are not sealed.
     fn from_events(events: Vec<NewEvent>) -> Result<Self, StoreError> {
         let mut columns = Columns::default();
         for (index, event) in events.into_iter().enumerate() {
@@ -69,18 +69,9 @@ impl Columns {
                     return Err(invalid("the log stores only sealed personal parts"));
                 }
             };
+            // NUL, which PostgreSQL cannot store, was refused by the store's
+            // validation before the batch reached the log.
             let metadata = &event.metadata;
-            if json_has_nul(&event.data)
-                || metadata.actor.contains('\0')
-                || metadata
-                    .command_id
-                    .as_deref()
-                    .is_some_and(|c| c.contains('\0'))
-            {
-                return Err(invalid(
-                    "PostgreSQL cannot store the NUL character (\\u0000)",
-                ));
-            }
             columns.event_ids.push(event.event_id);
             columns.types.push(event.event_type.as_str().to_owned());
             columns
@@ -101,16 +92,6 @@ impl Columns {
             columns.data.push(event.data);
         }
         Ok(columns)
-    }
-}
-
-/// Whether a JSON string or key holds NUL, which `jsonb` refuses.
-fn json_has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(json_has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 

@@ -15,7 +15,7 @@ mod codec;
 mod log;
 mod vault;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,16 +110,4 @@ pub async fn open_store(
 ) -> Result<Store, StoreError> {
     let log = Arc::new(SqliteLog::open(options).await?);
     Store::open(log.clone(), log, master, store_options).await
-}
-
-/// Whether the file at `path` holds a store that has already recorded a
-/// master-key check (so a missing key file is an error, not a first run).
-pub async fn is_initialised(path: &Path) -> Result<bool, StoreError> {
-    if !path.exists() {
-        return Ok(false);
-    }
-    let log = SqliteLog::open(&SqliteOptions::new(path)).await?;
-    let initialised = steward_store_core::KeyVault::has_key_check(&log).await;
-    log.close().await;
-    initialised
 }

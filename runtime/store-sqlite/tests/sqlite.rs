@@ -74,21 +74,22 @@ steward_store_contract::contract_tests!(harness());
 
 #[tokio::test]
 async fn a_store_is_initialised_once_a_key_check_is_recorded() {
+    use steward_store_core::KeyVault;
     let harness = harness().await;
-    assert!(
-        !steward_store_sqlite::is_initialised(&harness.path)
+    let has_key_check = || async {
+        let log = SqliteLog::open(&SqliteOptions::new(&harness.path))
             .await
-            .expect("checks")
-    );
+            .expect("opens");
+        let recorded = log.has_key_check().await.expect("checks");
+        log.close().await;
+        recorded
+    };
+    assert!(!has_key_check().await);
     let _store = harness
         .open(MasterKey::generate().expect("key"))
         .await
         .expect("opens");
-    assert!(
-        steward_store_sqlite::is_initialised(&harness.path)
-            .await
-            .expect("checks")
-    );
+    assert!(has_key_check().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
