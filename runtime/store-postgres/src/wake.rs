@@ -134,10 +134,15 @@ async fn notify(pool: PgPool, poke: Arc<Notify>, instance: String, stop: Cancell
             () = poke.notified() => {}
         }
         // Pokes arriving while this runs leave one permit: one more NOTIFY
-        // covers them all.
-        let send = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&instance);
+        // covers them all. NOTIFY makes its transaction take an id, so its
+        // commit would wait for a WAL flush like an append's, doubling the
+        // flushes of a lone writer. A notification is only a hint about
+        // appends already durable (a listener that misses one catches up on
+        // its next read), so its commit need not wait.
+        let send =
+            sqlx::query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(&instance);
         let sent = tokio::select! {
             () = stop.cancelled() => break,
             sent = send.execute(&pool) => sent,
