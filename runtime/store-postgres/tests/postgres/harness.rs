@@ -1,26 +1,22 @@
 //! A fresh database per test, and helpers shared by the PostgreSQL tests.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 use steward_events::{EventType, NewEvent, StoreError};
 use steward_store_contract::Harness;
 use steward_store_core::{MasterKey, Store, StoreOptions};
 use steward_store_postgres::{PostgresOptions, PostgresStore};
+use steward_testkit::PgDatabase;
 use uuid::Uuid;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A database of its own for one test, dropped (with any connections left)
-/// when this is dropped.
+/// A database of its own for one test, dropped when this is dropped.
 pub(crate) struct PgHarness {
-    admin: PgConnectOptions,
-    name: String,
+    _database: PgDatabase,
     /// Connects to the test's database.
     pub(crate) connect: PgConnectOptions,
     /// The options every store opened by [`Harness::open`] gets.
@@ -29,49 +25,16 @@ pub(crate) struct PgHarness {
 
 /// A harness on a new, empty database.
 pub(crate) async fn harness() -> PgHarness {
-    let url = std::env::var("STEWARD_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let admin = PgConnectOptions::from_str(&url).expect("STEWARD_TEST_PG_URL parses");
-    let name = format!("steward_test_{}", Uuid::now_v7().simple());
-    let mut conn = PgConnection::connect_with(&admin)
-        .await
-        .expect("connect to the test server");
-    conn.execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
-    conn.close().await.expect("close");
-    let connect = admin.clone().database(&name);
+    let database = PgDatabase::create().await;
+    let connect = database.connect.clone();
     let options = PostgresOptions {
         max_connections: 5,
         ..PostgresOptions::default()
     };
     PgHarness {
-        admin,
-        name,
+        _database: database,
         connect,
         options,
-    }
-}
-
-impl Drop for PgHarness {
-    fn drop(&mut self) {
-        let admin = self.admin.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop may run inside the test's runtime: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let mut conn = PgConnection::connect_with(&admin).await?;
-                conn.execute(AssertSqlSafe(sql)).await?;
-                conn.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
     }
 }
 
