@@ -14,6 +14,7 @@
 //! - [`upcast`]: the [`Upcasters`] registry that turns old event shapes into
 //!   current ones on every read.
 //! - [`domain`]: the typed domain events and their JSON Schemas.
+//! - [`schema_files`]: the committed schema files and their drift check.
 //!
 //! Backends live in `runtime/`; domain logic in `actors/`. Both depend on this
 //! crate and never the other way round.
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod envelope;
 pub mod ids;
 pub mod position;
+pub mod schema_files;
 pub mod store;
 pub mod upcast;
 
@@ -33,3 +35,11 @@ pub use store::{
     StoreError,
 };
 pub use upcast::{UpcastError, Upcasters};
+
+/// What [`domain_events!`] expands to needs, whatever the calling crate
+/// depends on.
+#[doc(hidden)]
+pub mod __private {
+    pub use schemars;
+    pub use serde_json;
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 use steward_events::domain::home::DeviceStateReported;
 use steward_events::domain::{self, DomainEvent};
-use steward_events::{EventType, NewEvent, Personal, RecordedEvent, Upcasters};
+use steward_events::{EventType, NewEvent, Personal, RecordedEvent, Upcasters, schema_files};
 
 fn fixture(name: &str) -> RecordedEvent {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -112,43 +112,18 @@ fn domain_event_types_are_valid() {
 #[test]
 fn committed_json_schemas_match_the_code() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/events");
-    let mut expected: Vec<(String, String)> = domain::schemas()
+    let mut expected: Vec<(String, schemars::Schema)> = domain::schemas()
         .into_iter()
-        .map(|(name, schema)| (format!("{name}.json"), pretty(&schema)))
+        .map(|(name, schema)| (format!("{name}.json"), schema))
         .collect();
     expected.push((
         "envelope.json".to_owned(),
-        pretty(&schemars::schema_for!(RecordedEvent)),
+        schemars::schema_for!(RecordedEvent),
     ));
-
-    if std::env::var_os("STEWARD_UPDATE_SCHEMAS").is_some() {
-        std::fs::create_dir_all(&dir).expect("schemas dir");
-        for (file, text) in &expected {
-            std::fs::write(dir.join(file), text).expect("write schema");
-        }
-    }
-
-    let mut drifted = Vec::new();
-    for (file, text) in &expected {
-        match std::fs::read_to_string(dir.join(file)) {
-            Ok(committed) if committed == *text => {}
-            _ => drifted.push(file.clone()),
-        }
-    }
-    let mut committed: Vec<String> = std::fs::read_dir(&dir)
-        .expect("schemas/events exists")
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .collect();
-    committed.retain(|file| !expected.iter().any(|(name, _)| name == file));
+    let (drifted, stale) = schema_files::compare(&dir, &expected).expect("schemas/events reads");
     assert!(
-        drifted.is_empty() && committed.is_empty(),
-        "schemas/events is out of date (drifted: {drifted:?}, stale: {committed:?}); \
+        drifted.is_empty() && stale.is_empty(),
+        "schemas/events is out of date (drifted: {drifted:?}, stale: {stale:?}); \
          regenerate with STEWARD_UPDATE_SCHEMAS=1 cargo test -p steward-events"
     );
-}
-
-fn pretty(schema: &schemars::Schema) -> String {
-    let mut text = serde_json::to_string_pretty(schema).expect("schema serialises");
-    text.push('\n');
-    text
 }

@@ -6,6 +6,7 @@
 //! version goes up and an upcaster (registered in [`upcasters`]) converts the
 //! old shape on every read; a JSON fixture of the old shape keeps it honest.
 
+pub mod groceries;
 pub mod home;
 pub mod subject;
 
@@ -14,9 +15,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::envelope::{Personal, RecordedEvent};
-use crate::ids::EventType;
+use crate::envelope::{NewEvent, Personal, RecordedEvent};
+use crate::ids::{EventType, SubjectId};
 use crate::upcast::Upcasters;
+
+pub use crate::domain_events;
 
 /// A typed domain event.
 pub trait DomainEvent: Serialize + DeserializeOwned + JsonSchema {
@@ -26,6 +29,13 @@ pub trait DomainEvent: Serialize + DeserializeOwned + JsonSchema {
     const SCHEMA_VERSION: u16;
     /// Top-level fields that hold personal data and are sealed.
     const PERSONAL_FIELDS: &'static [&'static str] = &[];
+
+    /// The people other than the owner whose personal data the event
+    /// carries (its correspondents, attendees, contacts). The owner's own
+    /// subject is added by whoever appends the event.
+    fn subjects(&self) -> Vec<SubjectId> {
+        Vec::new()
+    }
 
     /// The event type as a validated name.
     fn event_type() -> EventType {
@@ -89,6 +99,124 @@ pub enum DecodeError {
     },
 }
 
+/// The events of one aggregate as one enum (see [`domain_events!`]), so
+/// that a stream can be written and read as a whole.
+pub trait EventSet: Sized + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// The event types of the set.
+    const EVENT_TYPES: &'static [&'static str];
+
+    /// The event as the store takes it: data, personal part and the subjects
+    /// of [`DomainEvent::subjects`].
+    fn to_new_event(&self) -> Result<NewEvent, serde_json::Error>;
+
+    /// Reads a recorded event of the set. An event whose personal part was
+    /// erased reads with its personal fields at their defaults, so that an
+    /// aggregate still rehydrates after an erasure.
+    fn from_recorded(event: &RecordedEvent) -> Result<Self, DecodeError>;
+
+    /// The JSON Schema of every event type of the set.
+    fn schemas() -> Vec<(String, schemars::Schema)>;
+}
+
+/// `<EventType>.v<N>` and the JSON Schema of a domain event type.
+pub fn schema_entry<E: DomainEvent>() -> (String, schemars::Schema) {
+    (
+        format!("{}.v{}", E::EVENT_TYPE, E::SCHEMA_VERSION),
+        schemars::schema_for!(E),
+    )
+}
+
+/// A domain event as the store takes it, with its subjects.
+pub fn new_event<E: DomainEvent>(event: &E) -> Result<NewEvent, serde_json::Error> {
+    let mut new = NewEvent::from_domain(event)?;
+    if new.personal.is_some() {
+        new.metadata.subjects = event.subjects();
+    }
+    Ok(new)
+}
+
+/// Reads a recorded event as `E`; a personal part that is erased (or still
+/// sealed) leaves the personal fields out, so `E` must give them defaults.
+pub fn decode_tolerant<E: DomainEvent>(event: &RecordedEvent) -> Result<E, DecodeError> {
+    match &event.personal {
+        Some(Personal::Erased | Personal::Sealed(_)) => {
+            let mut data_only = event.clone();
+            data_only.personal = None;
+            decode(&data_only)
+        }
+        _ => decode(event),
+    }
+}
+
+/// Declares an aggregate's events as one enum implementing [`EventSet`],
+/// with a `From` conversion from each event type.
+///
+/// ```
+/// use steward_events::domain::home::DeviceStateReported;
+/// use steward_events::domain_events;
+///
+/// domain_events! {
+///     /// What a device stream holds.
+///     pub enum DeviceEvent {
+///         /// It reported its state.
+///         Reported(DeviceStateReported),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! domain_events {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident($event:ty) ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $( $(#[$variant_meta])* $variant($event) ),+
+        }
+
+        impl $crate::domain::EventSet for $name {
+            const EVENT_TYPES: &'static [&'static str] =
+                &[$( <$event as $crate::domain::DomainEvent>::EVENT_TYPE ),+];
+
+            fn to_new_event(&self) -> ::std::result::Result<$crate::NewEvent, $crate::__private::serde_json::Error> {
+                match self {
+                    $( Self::$variant(event) => $crate::domain::new_event(event), )+
+                }
+            }
+
+            fn from_recorded(
+                event: &$crate::RecordedEvent,
+            ) -> ::std::result::Result<Self, $crate::domain::DecodeError> {
+                let found = event.event_type.as_str();
+                $(
+                    if found == <$event as $crate::domain::DomainEvent>::EVENT_TYPE {
+                        return $crate::domain::decode_tolerant::<$event>(event).map(Self::$variant);
+                    }
+                )+
+                Err($crate::domain::DecodeError::WrongType {
+                    expected: stringify!($name),
+                    found: found.to_owned(),
+                })
+            }
+
+            fn schemas() -> ::std::vec::Vec<(::std::string::String, $crate::__private::schemars::Schema)> {
+                vec![$( $crate::domain::schema_entry::<$event>() ),+]
+            }
+        }
+
+        $(
+            impl ::std::convert::From<$event> for $name {
+                fn from(event: $event) -> Self {
+                    Self::$variant(event)
+                }
+            }
+        )+
+    };
+}
+
 pub(crate) fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, DecodeError> {
     if event.event_type.as_str() != E::EVENT_TYPE {
         return Err(DecodeError::WrongType {
@@ -137,14 +265,11 @@ pub fn upcasters() -> Upcasters {
 
 /// The JSON Schema of every domain event type, named `<EventType>.v<N>`.
 pub fn schemas() -> Vec<(String, schemars::Schema)> {
-    fn entry<E: DomainEvent>() -> (String, schemars::Schema) {
-        (
-            format!("{}.v{}", E::EVENT_TYPE, E::SCHEMA_VERSION),
-            schemars::schema_for!(E),
-        )
-    }
-    vec![
-        entry::<home::DeviceStateReported>(),
-        entry::<subject::SubjectErased>(),
-    ]
+    let mut schemas = vec![
+        schema_entry::<home::DeviceStateReported>(),
+        schema_entry::<subject::SubjectErased>(),
+    ];
+    schemas.extend(groceries::PantryEvent::schemas());
+    schemas.extend(groceries::ShoppingListEvent::schemas());
+    schemas
 }

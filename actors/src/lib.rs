@@ -1,0 +1,23 @@
+//! Steward's domain: what each part of a person's life may become, decided
+//! from commands as pure functions.
+//!
+//! Every aggregate lives in one stream (`<category>-<id>`) and implements
+//! [`Aggregate`]: `decide` turns a command and the current state into events
+//! (or a [`Rejection`] naming the rule broken), `apply` folds an event into
+//! the state. Nothing here touches a store, a clock or a network; the actor
+//! host in `runtime/` does, and the [`testing`] module checks aggregates as
+//! given events / when command / then events.
+//!
+//! - [`command`]: the [`CommandEnvelope`] every caller (CLI, API, planner,
+//!   sagas) sends, and how it reaches an aggregate's typed command.
+//! - [`catalog`]: the stream categories, their domains, commands and events.
+//! - one module per domain: [`groceries`].
+
+pub mod aggregate;
+pub mod catalog;
+pub mod command;
+pub mod groceries;
+pub mod testing;
+
+pub use aggregate::{Aggregate, Context, Rejection};
+pub use command::{CommandEnvelope, CommandError};
