@@ -1,0 +1,77 @@
+//! What can go wrong handling a command, and what each means to a caller.
+
+use steward_actors::{CommandError, Rejection};
+use steward_events::{ErrorClass, StoreError, StreamId};
+
+/// Why a command produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The envelope is malformed or does not fit the aggregate.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The domain refused the command.
+    #[error("the command was rejected: {0}")]
+    Rejected(Rejection),
+    /// The command id was already used for a command to another stream.
+    #[error("command id `{command_id}` was already used for `{stream}`; choose a new id")]
+    CommandIdReused {
+        /// The id.
+        command_id: String,
+        /// The stream it was first used for.
+        stream: StreamId,
+    },
+    /// Other writers kept appending to the stream while the decision was
+    /// retried.
+    #[error("`{stream}` kept changing under the command: gave up after {attempts} attempts")]
+    Conflict {
+        /// The stream.
+        stream: StreamId,
+        /// How many decisions were tried.
+        attempts: u32,
+    },
+    /// The event store failed or refused the events.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event cannot be read by the aggregate.
+    #[error("`{stream}` holds an event the aggregate cannot read at version {version}: {reason}")]
+    Unreadable {
+        /// The stream.
+        stream: StreamId,
+        /// The event's version.
+        version: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The aggregate's code panicked; its actor was restarted and nothing
+    /// was written.
+    #[error("the `{stream}` actor failed while deciding; nothing was written and it was restarted")]
+    Panicked {
+        /// The stream.
+        stream: StreamId,
+    },
+    /// The actor system could not start.
+    #[error("the actor host could not start: {0}")]
+    Startup(String),
+    /// The actor's mailbox stayed full, or the host is shutting down.
+    #[error("`{stream}` is too busy to take the command now; retry later")]
+    Busy {
+        /// The stream.
+        stream: StreamId,
+    },
+}
+
+impl HostError {
+    /// How a caller should treat the error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            HostError::Command(_) | HostError::CommandIdReused { .. } => ErrorClass::InvalidInput,
+            HostError::Rejected(_) => ErrorClass::InvalidInput,
+            HostError::Conflict { .. } => ErrorClass::Conflict,
+            HostError::Store(error) => error.class(),
+            HostError::Unreadable { .. }
+            | HostError::Panicked { .. }
+            | HostError::Busy { .. }
+            | HostError::Startup(_) => ErrorClass::Failure,
+        }
+    }
+}
