@@ -1,12 +1,30 @@
 //! The stream categories Steward's aggregates live in: for each, its domain,
-//! its commands and its events. The README's table, the server's access
-//! rules and the NATS subjects are read from here.
+//! its commands and its events. The README's table, the host's routes, the
+//! server's access rules and the NATS subjects are all read from here.
 
 use steward_events::domain::EventSet;
 
 use crate::aggregate::Aggregate;
 use crate::command::command_types;
-use crate::groceries::{Pantry, ShoppingList};
+
+/// Something done once per aggregate type (registering its route, listing
+/// its commands), in the catalog's order.
+pub trait Visitor {
+    /// Called for each aggregate type.
+    fn visit<A: Aggregate>(&mut self);
+}
+
+/// Shows every aggregate of every domain to `visitor`, domain by domain.
+pub fn visit_all<V: Visitor>(visitor: &mut V) {
+    crate::inbox::visit(visitor);
+    crate::calendar::visit(visitor);
+    crate::home::visit(visitor);
+    crate::travel::visit(visitor);
+    crate::appointments::visit(visitor);
+    crate::goals::visit(visitor);
+    crate::groceries::visit(visitor);
+    crate::maintenance::visit(visitor);
+}
 
 /// One stream category and what lives in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +49,17 @@ pub fn category<A: Aggregate>() -> Category {
     }
 }
 
-/// Every category, in the order the README lists them.
+/// Every category, in the catalog's order.
 pub fn categories() -> Vec<Category> {
-    vec![category::<Pantry>(), category::<ShoppingList>()]
+    struct Collect(Vec<Category>);
+    impl Visitor for Collect {
+        fn visit<A: Aggregate>(&mut self) {
+            self.0.push(category::<A>());
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    visit_all(&mut collect);
+    collect.0
 }
 
 /// The category of a name, if an aggregate lives there.
@@ -45,18 +71,19 @@ pub fn find(name: &str) -> Option<Category> {
 /// the envelope, and for each category the `command_type`/`data` pairs it
 /// takes.
 pub fn command_schemas() -> Vec<(String, schemars::Schema)> {
-    fn commands<A: Aggregate>() -> (String, schemars::Schema) {
-        (
-            format!("{}.commands.json", A::CATEGORY),
-            schemars::schema_for!(A::Command),
-        )
+    struct Collect(Vec<(String, schemars::Schema)>);
+    impl Visitor for Collect {
+        fn visit<A: Aggregate>(&mut self) {
+            self.0.push((
+                format!("{}.commands.json", A::CATEGORY),
+                schemars::schema_for!(A::Command),
+            ));
+        }
     }
-    vec![
-        (
-            "envelope.json".to_owned(),
-            schemars::schema_for!(crate::command::CommandEnvelope),
-        ),
-        commands::<Pantry>(),
-        commands::<ShoppingList>(),
-    ]
+    let mut collect = Collect(vec![(
+        "envelope.json".to_owned(),
+        schemars::schema_for!(crate::command::CommandEnvelope),
+    )]);
+    visit_all(&mut collect);
+    collect.0
 }

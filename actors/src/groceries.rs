@@ -17,6 +17,13 @@ use steward_events::domain::groceries::{
 };
 
 use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::catalog::Visitor;
+
+/// Shows the domain's aggregates to `visitor`.
+pub(crate) fn visit<V: Visitor>(visitor: &mut V) {
+    visitor.visit::<Pantry>();
+    visitor.visit::<ShoppingList>();
+}
 
 /// An item's key: its name trimmed and lower-cased, so that `Oat milk` and
 /// `oat milk ` are one item.

@@ -11,13 +11,22 @@
 //! - [`command`]: the [`CommandEnvelope`] every caller (CLI, API, planner,
 //!   sagas) sends, and how it reaches an aggregate's typed command.
 //! - [`catalog`]: the stream categories, their domains, commands and events.
-//! - one module per domain: [`groceries`].
+//! - one module per domain: [`inbox`], [`calendar`], [`home`], [`travel`],
+//!   [`appointments`], [`goals`], [`groceries`], [`maintenance`].
 
 pub mod aggregate;
 pub mod catalog;
 pub mod command;
-pub mod groceries;
 pub mod testing;
+
+pub mod appointments;
+pub mod calendar;
+pub mod goals;
+pub mod groceries;
+pub mod home;
+pub mod inbox;
+pub mod maintenance;
+pub mod travel;
 
 pub use aggregate::{Aggregate, Context, Rejection};
 pub use command::{CommandEnvelope, CommandError};

@@ -33,6 +33,10 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
+    /// The person Steward serves, as a subject id: their personal data in
+    /// every event is sealed under this subject's key (besides the
+    /// correspondents' own).
+    pub owner: String,
 }
 
 /// How logs are written.
@@ -56,6 +60,7 @@ impl Default for Config {
             nats_subject_prefix: "steward.events".to_owned(),
             max_event_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
+            owner: "owner".to_owned(),
         }
     }
 }
@@ -70,6 +75,7 @@ const KEYS: &[&str] = &[
     "nats_subject_prefix",
     "max_event_bytes",
     "log_format",
+    "owner",
 ];
 
 /// A configuration that could not be read.

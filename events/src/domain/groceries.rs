@@ -168,3 +168,11 @@ crate::domain_events! {
         Unlisted(ItemUnlisted),
     }
 }
+
+/// The JSON Schema of every event type of the domain.
+pub fn schemas() -> Vec<(String, schemars::Schema)> {
+    use super::EventSet as _;
+    let mut schemas = PantryEvent::schemas();
+    schemas.extend(ShoppingListEvent::schemas());
+    schemas
+}

@@ -45,3 +45,8 @@ pub(crate) fn upcast_device_state_reported_v1(payload: Payload<'_>) -> Result<()
     );
     Ok(())
 }
+
+/// The JSON Schema of every event type of the domain.
+pub fn schemas() -> Vec<(String, schemars::Schema)> {
+    vec![super::schema_entry::<DeviceStateReported>()]
+}

@@ -6,9 +6,15 @@
 //! version goes up and an upcaster (registered in [`upcasters`]) converts the
 //! old shape on every read; a JSON fixture of the old shape keeps it honest.
 
+pub mod appointments;
+pub mod calendar;
+pub mod goals;
 pub mod groceries;
 pub mod home;
+pub mod inbox;
+pub mod maintenance;
 pub mod subject;
+pub mod travel;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -265,11 +271,14 @@ pub fn upcasters() -> Upcasters {
 
 /// The JSON Schema of every domain event type, named `<EventType>.v<N>`.
 pub fn schemas() -> Vec<(String, schemars::Schema)> {
-    let mut schemas = vec![
-        schema_entry::<home::DeviceStateReported>(),
-        schema_entry::<subject::SubjectErased>(),
-    ];
-    schemas.extend(groceries::PantryEvent::schemas());
-    schemas.extend(groceries::ShoppingListEvent::schemas());
+    let mut schemas = vec![schema_entry::<subject::SubjectErased>()];
+    schemas.extend(appointments::schemas());
+    schemas.extend(calendar::schemas());
+    schemas.extend(goals::schemas());
+    schemas.extend(groceries::schemas());
+    schemas.extend(home::schemas());
+    schemas.extend(inbox::schemas());
+    schemas.extend(maintenance::schemas());
+    schemas.extend(travel::schemas());
     schemas
 }

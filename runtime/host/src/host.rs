@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix::{Arbiter, ArbiterHandle, System};
 use serde::Serialize;
 use serde_json::Value;
+use steward_actors::catalog::{self, Visitor};
 use steward_actors::{Aggregate, CommandEnvelope, CommandError};
 use steward_events::{EventStore, Personal, Position, StreamId, SubjectId};
 use tracing::Instrument as _;
@@ -120,17 +121,27 @@ impl HostBuilder {
 
     /// Routes commands for `A::CATEGORY` streams to `A`'s actors.
     pub fn aggregate<A: Aggregate>(mut self) -> Self {
+        self.add_route::<A>();
+        self
+    }
+
+    fn add_route<A: Aggregate>(&mut self) {
         self.routes.push(Box::new(|shared, placement| {
             let registry = Registry::<A>::new(Arc::clone(shared), placement.clone());
             (A::CATEGORY, Box::new(registry) as Box<dyn Route>)
         }));
-        self
     }
 
     /// Routes every aggregate of Steward's domains.
-    pub fn steward_domains(self) -> Self {
-        self.aggregate::<steward_actors::groceries::Pantry>()
-            .aggregate::<steward_actors::groceries::ShoppingList>()
+    pub fn steward_domains(mut self) -> Self {
+        struct Register<'a>(&'a mut HostBuilder);
+        impl Visitor for Register<'_> {
+            fn visit<A: Aggregate>(&mut self) {
+                self.0.add_route::<A>();
+            }
+        }
+        catalog::visit_all(&mut Register(&mut self));
+        self
     }
 
     /// Starts the actor system (on threads of its own) and the host. Must

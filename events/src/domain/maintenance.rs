@@ -1,0 +1,6 @@
+//! Events of the maintenance domain.
+
+/// The JSON Schema of every event type of the domain.
+pub fn schemas() -> Vec<(String, schemars::Schema)> {
+    Vec::new()
+}
