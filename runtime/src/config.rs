@@ -37,6 +37,8 @@ pub struct Config {
     /// every event is sealed under this subject's key (besides the
     /// correspondents' own).
     pub owner: String,
+    /// Every how many events an aggregate's state is snapshotted (0: never).
+    pub snapshot_every: u64,
 }
 
 /// How logs are written.
@@ -61,6 +63,7 @@ impl Default for Config {
             max_event_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
             owner: "owner".to_owned(),
+            snapshot_every: 100,
         }
     }
 }
@@ -76,6 +79,7 @@ const KEYS: &[&str] = &[
     "max_event_bytes",
     "log_format",
     "owner",
+    "snapshot_every",
 ];
 
 /// A configuration that could not be read.

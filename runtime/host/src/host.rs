@@ -18,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::execute::Shared;
 use crate::metrics::HostMetrics;
+use crate::snapshots::{SnapshotPolicy, SnapshotStore};
 
 /// How the host runs its actors.
 #[derive(Debug, Clone)]
@@ -94,6 +95,7 @@ pub struct HostBuilder {
     clock: Arc<dyn Clock>,
     options: HostOptions,
     registry: prometheus::Registry,
+    snapshots: Option<SnapshotPolicy>,
     routes: Vec<MakeRoute>,
 }
 
@@ -110,6 +112,16 @@ impl HostBuilder {
     /// Decides with `clock` instead of the system clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Keeps a snapshot of an actor's state every `every` events (0: never)
+    /// in `snapshots`, and starts actors from their newest snapshot.
+    pub fn snapshots(mut self, snapshots: Arc<dyn SnapshotStore>, every: u64) -> Self {
+        self.snapshots = Some(SnapshotPolicy {
+            store: snapshots,
+            every,
+        });
         self
     }
 
@@ -158,6 +170,7 @@ impl HostBuilder {
             conflict_retries: self.options.conflict_retries,
             metrics,
             runtime,
+            snapshots: self.snapshots,
         });
         let system = ActorSystem::start(self.options.arbiters.max(1))?;
         let placement = Placement {
@@ -212,6 +225,7 @@ impl Host {
             clock: Arc::new(SystemClock),
             options: HostOptions::default(),
             registry: prometheus::Registry::new(),
+            snapshots: None,
             routes: Vec::new(),
         }
     }
@@ -259,6 +273,22 @@ impl Host {
             .with_label_values(&[category.as_str(), outcome])
             .inc();
         answer
+    }
+
+    /// The state of the aggregate in `stream` as the log holds it now, read
+    /// apart from any actor (from the newest snapshot when `use_snapshot`).
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        use_snapshot: bool,
+    ) -> Result<(A, Option<u64>), HostError> {
+        let shared = &self.inner.shared;
+        let loaded = if use_snapshot {
+            crate::execute::rehydrate::<A>(shared, stream).await?
+        } else {
+            crate::execute::replay::<A>(shared, stream).await?
+        };
+        Ok((loaded.state, loaded.version))
     }
 
     /// Aggregate actors in memory now.

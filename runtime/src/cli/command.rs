@@ -68,7 +68,9 @@ pub(super) async fn run(args: CommandArgs, config: &Config, opened: Opened) -> R
     envelope.correlation_id = uuid_arg("correlation-id", args.correlation_id)?;
     envelope.causation_id = uuid_arg("causation-id", args.causation_id)?;
 
-    let host = Host::builder(Arc::new(opened.store))
+    let store = Arc::new(opened.store);
+    let host = Host::builder(store.clone())
+        .snapshots(store, config.snapshot_every)
         .options(HostOptions {
             owner,
             arbiters: 1,
