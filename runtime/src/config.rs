@@ -33,6 +33,12 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// `text` or `json` logs.
     pub log_format: LogFormat,
+    /// The person Steward serves, as a subject id: their personal data in
+    /// every event is sealed under this subject's key (besides the
+    /// correspondents' own).
+    pub owner: String,
+    /// Every how many events an aggregate's state is snapshotted (0: never).
+    pub snapshot_every: u64,
 }
 
 /// How logs are written.
@@ -56,6 +62,8 @@ impl Default for Config {
             nats_subject_prefix: "steward.events".to_owned(),
             max_event_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
+            owner: "owner".to_owned(),
+            snapshot_every: 100,
         }
     }
 }
@@ -70,6 +78,8 @@ const KEYS: &[&str] = &[
     "nats_subject_prefix",
     "max_event_bytes",
     "log_format",
+    "owner",
+    "snapshot_every",
 ];
 
 /// A configuration that could not be read.

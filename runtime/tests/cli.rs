@@ -2,35 +2,15 @@
 //! codes, on the embedded SQLite store in a temporary directory.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn steward(dir: &Path) -> Command {
-    let mut command = Command::cargo_bin("steward").expect("binary built");
-    command
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("STEWARD_MASTER_KEY");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("STEWARD_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-fn json_lines(output: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(output)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON value per line"))
-        .collect()
-}
+mod support;
+use support::{json_lines, steward};
 
 #[test]
 fn append_then_read_round_trips() {

@@ -7,6 +7,7 @@
 //! the stream (a store error after which the append's fate is unknown, a
 //! panic): the next command then rehydrates from the log.
 
+use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::clock::Clock;
 use crate::error::HostError;
 use crate::host::{Outcome, OutcomeEvent};
 use crate::metrics::HostMetrics;
+use crate::snapshots::SnapshotPolicy;
 
 /// Events read per page while rehydrating.
 const PAGE: usize = 1_000;
@@ -35,6 +37,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: HostMetrics,
     /// The application's runtime, where the store's I/O runs.
     pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) snapshots: Option<SnapshotPolicy>,
 }
 
 /// An aggregate's state and the version of the last event folded into it.
@@ -42,6 +45,8 @@ pub(crate) struct Shared {
 pub(crate) struct Loaded<A> {
     pub(crate) state: A,
     pub(crate) version: Option<u64>,
+    /// The subjects of the personal data folded in, which seal a snapshot.
+    pub(crate) subjects: BTreeSet<SubjectId>,
 }
 
 /// Handles one command. Returns the state to keep (if it is known to match
@@ -125,6 +130,17 @@ pub(crate) async fn execute<A: Aggregate>(
                     );
                 }
                 loaded.version = Some(appended.last_version);
+                loaded.subjects.extend(
+                    batch
+                        .iter()
+                        .filter(|e| e.personal.is_some())
+                        .flat_map(|e| e.metadata.subjects.iter().cloned()),
+                );
+                if let Some(policy) = &shared.snapshots
+                    && policy.due_after(appended.first_version, appended.last_version)
+                {
+                    save_snapshot(shared, policy, stream, &loaded);
+                }
                 let outcome = Outcome::appended(
                     stream,
                     envelope,
@@ -164,7 +180,8 @@ pub(crate) async fn execute<A: Aggregate>(
     }
 }
 
-/// The aggregate's state from its stream.
+/// The aggregate's state from its stream: the newest readable snapshot of
+/// the current state shape, and the events after it.
 pub(crate) async fn rehydrate<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
@@ -172,17 +189,79 @@ pub(crate) async fn rehydrate<A: Aggregate>(
     let mut loaded = Loaded {
         state: A::default(),
         version: None,
+        subjects: BTreeSet::new(),
+    };
+    if let Some(policy) = &shared.snapshots {
+        match policy.store.load(stream).await {
+            Ok(Some(snapshot)) => {
+                if let Some(state) = SnapshotPolicy::state_of::<A>(stream, &snapshot) {
+                    loaded = Loaded {
+                        state,
+                        version: Some(snapshot.stream_version),
+                        subjects: snapshot.subjects.into_iter().collect(),
+                    };
+                }
+            }
+            Ok(None) => {}
+            // A snapshot is an optimisation: without one, replay.
+            Err(error) => tracing::warn!(%stream, %error, "could not load a snapshot; replaying"),
+        }
+    }
+    let folded = catch_up(shared, stream, &mut loaded).await?;
+    if let Some(policy) = &shared.snapshots
+        && policy.every > 0
+        && folded >= policy.every
+    {
+        save_snapshot(shared, policy, stream, &loaded);
+    }
+    Ok(loaded)
+}
+
+/// The aggregate's state from all of its stream's events.
+pub(crate) async fn replay<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+) -> Result<Loaded<A>, HostError> {
+    let mut loaded = Loaded {
+        state: A::default(),
+        version: None,
+        subjects: BTreeSet::new(),
     };
     catch_up(shared, stream, &mut loaded).await?;
     Ok(loaded)
 }
 
-/// Folds the stream's events after `loaded.version` into the state.
+/// Saves a snapshot of `loaded` in the background; a failure only costs the
+/// next rehydration some time.
+fn save_snapshot<A: Aggregate>(
+    shared: &Shared,
+    policy: &SnapshotPolicy,
+    stream: &StreamId,
+    loaded: &Loaded<A>,
+) {
+    let Some(version) = loaded.version else {
+        return;
+    };
+    let Some(snapshot) = SnapshotPolicy::snapshot_of(&loaded.state, version, &loaded.subjects)
+    else {
+        return;
+    };
+    let (store, stream) = (Arc::clone(&policy.store), stream.clone());
+    shared.runtime.spawn(async move {
+        if let Err(error) = store.save(&stream, snapshot).await {
+            tracing::warn!(%stream, %error, "could not save a snapshot");
+        }
+    });
+}
+
+/// Folds the stream's events after `loaded.version` into the state;
+/// returns how many.
 async fn catch_up<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
     loaded: &mut Loaded<A>,
-) -> Result<(), HostError> {
+) -> Result<u64, HostError> {
+    let mut folded = 0;
     loop {
         let from = loaded.version.map_or(0, |v| v + 1);
         let page = shared
@@ -190,7 +269,12 @@ async fn catch_up<A: Aggregate>(
             .read_stream(stream, from, Direction::Forward, PAGE)
             .await?;
         if page.is_empty() {
-            return Ok(());
+            shared
+                .metrics
+                .rehydrated_events
+                .with_label_values(&[A::CATEGORY])
+                .inc_by(folded);
+            return Ok(folded);
         }
         let events = decode::<A>(stream, &page)?;
         if !fold(&mut loaded.state, &events) {
@@ -198,7 +282,13 @@ async fn catch_up<A: Aggregate>(
                 stream: stream.clone(),
             });
         }
+        loaded.subjects.extend(
+            page.iter()
+                .filter(|e| e.personal.is_some())
+                .flat_map(|e| e.metadata.subjects.iter().cloned()),
+        );
         loaded.version = page.last().map(|e| e.stream_version);
+        folded += page.len() as u64;
     }
 }
 

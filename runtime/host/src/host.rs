@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix::{Arbiter, ArbiterHandle, System};
 use serde::Serialize;
 use serde_json::Value;
+use steward_actors::catalog::{self, Visitor};
 use steward_actors::{Aggregate, CommandEnvelope, CommandError};
 use steward_events::{EventStore, Personal, Position, StreamId, SubjectId};
 use tracing::Instrument as _;
@@ -17,6 +18,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::HostError;
 use crate::execute::Shared;
 use crate::metrics::HostMetrics;
+use crate::snapshots::{SnapshotPolicy, SnapshotStore};
 
 /// How the host runs its actors.
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ pub struct HostBuilder {
     clock: Arc<dyn Clock>,
     options: HostOptions,
     registry: prometheus::Registry,
+    snapshots: Option<SnapshotPolicy>,
     routes: Vec<MakeRoute>,
 }
 
@@ -112,6 +115,16 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps a snapshot of an actor's state every `every` events (0: never)
+    /// in `snapshots`, and starts actors from their newest snapshot.
+    pub fn snapshots(mut self, snapshots: Arc<dyn SnapshotStore>, every: u64) -> Self {
+        self.snapshots = Some(SnapshotPolicy {
+            store: snapshots,
+            every,
+        });
+        self
+    }
+
     /// Registers the host's metrics in `registry`.
     pub fn metrics_registry(mut self, registry: prometheus::Registry) -> Self {
         self.registry = registry;
@@ -120,17 +133,27 @@ impl HostBuilder {
 
     /// Routes commands for `A::CATEGORY` streams to `A`'s actors.
     pub fn aggregate<A: Aggregate>(mut self) -> Self {
+        self.add_route::<A>();
+        self
+    }
+
+    fn add_route<A: Aggregate>(&mut self) {
         self.routes.push(Box::new(|shared, placement| {
             let registry = Registry::<A>::new(Arc::clone(shared), placement.clone());
             (A::CATEGORY, Box::new(registry) as Box<dyn Route>)
         }));
-        self
     }
 
     /// Routes every aggregate of Steward's domains.
-    pub fn steward_domains(self) -> Self {
-        self.aggregate::<steward_actors::groceries::Pantry>()
-            .aggregate::<steward_actors::groceries::ShoppingList>()
+    pub fn steward_domains(mut self) -> Self {
+        struct Register<'a>(&'a mut HostBuilder);
+        impl Visitor for Register<'_> {
+            fn visit<A: Aggregate>(&mut self) {
+                self.0.add_route::<A>();
+            }
+        }
+        catalog::visit_all(&mut Register(&mut self));
+        self
     }
 
     /// Starts the actor system (on threads of its own) and the host. Must
@@ -147,6 +170,7 @@ impl HostBuilder {
             conflict_retries: self.options.conflict_retries,
             metrics,
             runtime,
+            snapshots: self.snapshots,
         });
         let system = ActorSystem::start(self.options.arbiters.max(1))?;
         let placement = Placement {
@@ -201,6 +225,7 @@ impl Host {
             clock: Arc::new(SystemClock),
             options: HostOptions::default(),
             registry: prometheus::Registry::new(),
+            snapshots: None,
             routes: Vec::new(),
         }
     }
@@ -248,6 +273,22 @@ impl Host {
             .with_label_values(&[category.as_str(), outcome])
             .inc();
         answer
+    }
+
+    /// The state of the aggregate in `stream` as the log holds it now, read
+    /// apart from any actor (from the newest snapshot when `use_snapshot`).
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+        use_snapshot: bool,
+    ) -> Result<(A, Option<u64>), HostError> {
+        let shared = &self.inner.shared;
+        let loaded = if use_snapshot {
+            crate::execute::rehydrate::<A>(shared, stream).await?
+        } else {
+            crate::execute::replay::<A>(shared, stream).await?
+        };
+        Ok((loaded.state, loaded.version))
     }
 
     /// Aggregate actors in memory now.

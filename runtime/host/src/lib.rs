@@ -20,8 +20,11 @@ mod error;
 mod execute;
 mod host;
 mod metrics;
+mod snapshots;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::HostError;
 pub use host::{Host, HostBuilder, HostOptions, Outcome, OutcomeEvent};
 pub use metrics::HostMetrics;
+pub use snapshots::SnapshotStore;
+pub use steward_store_core::Snapshot;

@@ -16,6 +16,8 @@ pub struct HostMetrics {
     pub actors_alive: IntGaugeVec,
     /// Actors restarted by their supervisor after a panic.
     pub restarts: IntCounterVec,
+    /// Events folded while rehydrating actors (after their snapshot).
+    pub rehydrated_events: IntCounterVec,
 }
 
 impl HostMetrics {
@@ -55,7 +57,15 @@ impl HostMetrics {
                 ),
                 &["category"],
             )?,
+            rehydrated_events: IntCounterVec::new(
+                Opts::new(
+                    "steward_rehydrated_events_total",
+                    "Events folded while rehydrating aggregate actors",
+                ),
+                &["category"],
+            )?,
         };
+        registry.register(Box::new(metrics.rehydrated_events.clone()))?;
         registry.register(Box::new(metrics.commands.clone()))?;
         registry.register(Box::new(metrics.latency.clone()))?;
         registry.register(Box::new(metrics.conflicts.clone()))?;

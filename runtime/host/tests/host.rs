@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use steward_actors::{Aggregate, CommandEnvelope, CommandError, Context, Rejection};
 use steward_events::domain::DomainEvent;
 use steward_events::{Direction, EventStore, Personal, StreamId, SubjectId, domain_events};
-use steward_host::{Host, HostError, HostOptions, ManualClock};
+use steward_host::{Host, HostError, HostOptions, ManualClock, Snapshot};
 use steward_store_core::{MasterKey, Store};
 use steward_testkit::{PgDatabase, SqliteDir};
 
@@ -22,6 +22,7 @@ use steward_testkit::{PgDatabase, SqliteDir};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Counter {
     total: i64,
+    last_for: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -82,6 +83,9 @@ impl Aggregate for Counter {
     fn apply(&mut self, event: &CounterEvent) {
         let CounterEvent::Added(added) = event;
         self.total += added.by;
+        if added.for_whom.is_some() {
+            self.last_for.clone_from(&added.for_whom);
+        }
     }
 }
 
@@ -185,6 +189,9 @@ on_both_backends!(
     a_panic_answers_with_an_error_and_the_restarted_actor_is_consistent,
     an_idle_actor_is_stopped_and_comes_back_on_its_next_command,
     personal_data_is_sealed_under_its_subjects_and_the_owner,
+    a_snapshot_and_its_tail_equal_the_full_replay,
+    a_snapshot_of_another_state_shape_is_ignored,
+    a_snapshot_holding_personal_data_is_sealed_and_dies_with_an_erasure,
 );
 
 // -------------------------------------------------------------- scenarios
@@ -522,4 +529,149 @@ async fn personal_data_is_sealed_under_its_subjects_and_the_owner(backend: Backe
 
 async fn host_after_erasure(backend: &Backend, master: &MasterKey) -> Host {
     host(&backend.store(master).await, options())
+}
+
+fn snapshotting(store: &Store, every: u64) -> Host {
+    Host::builder(Arc::new(store.clone()))
+        .options(options())
+        .snapshots(Arc::new(store.clone()), every)
+        .aggregate::<Counter>()
+        .start()
+        .expect("host starts")
+}
+
+/// Waits for the background snapshot of `stream` to reach `version`.
+async fn snapshot_at(store: &Store, stream: &StreamId, version: u64) -> Snapshot {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(snapshot) = store.load_snapshot(stream).await.expect("loads")
+            && snapshot.stream_version == version
+        {
+            return snapshot;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no snapshot at {version}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_snapshot_and_its_tail_equal_the_full_replay(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let store = backend.store(&master).await;
+    let stream = StreamId::parse("counter-a").expect("valid");
+    let writer = snapshotting(&store, 10);
+    for by in 1..=25 {
+        let mut command = add("counter-a", by);
+        if by % 7 == 0 {
+            command.data = json!({ "by": by, "for_whom": format!("friend{by}") });
+        }
+        writer.execute(command).await.expect("added");
+    }
+    snapshot_at(&store, &stream, 19).await;
+    drop(writer);
+
+    let reader = snapshotting(&backend.store(&master).await, 10);
+    let from_snapshot = reader.load::<Counter>(&stream, true).await.expect("loads");
+    let replayed = reader
+        .load::<Counter>(&stream, false)
+        .await
+        .expect("replays");
+    assert_eq!(from_snapshot, replayed);
+    assert_eq!(replayed.0.total, (1..=25).sum::<i64>());
+    assert_eq!(replayed.0.last_for.as_deref(), Some("friend21"));
+
+    // An actor starts from the snapshot too: it folds only the tail.
+    let fresh = snapshotting(&backend.store(&master).await, 10);
+    let next = fresh.execute(add("counter-a", 1)).await.expect("added");
+    assert_eq!(next.version, Some(25));
+    let folded = fresh
+        .metrics()
+        .rehydrated_events
+        .with_label_values(&["counter"])
+        .get();
+    assert_eq!(folded, 5, "events 20..=24 after the snapshot at 19");
+}
+
+async fn a_snapshot_of_another_state_shape_is_ignored(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let store = backend.store(&master).await;
+    let stream = StreamId::parse("counter-a").expect("valid");
+    let writer = snapshotting(&store, 0);
+    for by in 1..=3 {
+        writer.execute(add("counter-a", by)).await.expect("added");
+    }
+    for (state_version, state) in [
+        (99, br#"{"total": 1000, "last_for": null}"#.to_vec()),
+        (1, b"not json".to_vec()),
+    ] {
+        assert!(
+            store
+                .save_snapshot(
+                    &stream,
+                    Snapshot {
+                        stream_version: 2,
+                        state_version,
+                        subjects: Vec::new(),
+                        state
+                    },
+                )
+                .await
+                .expect("saved")
+        );
+        let reader = snapshotting(&store, 0);
+        let (state, version) = reader.load::<Counter>(&stream, true).await.expect("loads");
+        assert_eq!((state.total, version), (6, Some(2)), "never misread");
+    }
+}
+
+async fn a_snapshot_holding_personal_data_is_sealed_and_dies_with_an_erasure(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let store = backend.store(&master).await;
+    let stream = StreamId::parse("counter-a").expect("valid");
+    let writer = snapshotting(&store, 2);
+    writer
+        .execute(command(
+            "counter-a",
+            "Add",
+            json!({ "by": 1, "for_whom": "dana" }),
+        ))
+        .await
+        .expect("added");
+    writer.execute(add("counter-a", 1)).await.expect("added");
+    let snapshot = snapshot_at(&store, &stream, 1).await;
+    assert_eq!(
+        snapshot
+            .subjects
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+        ["contact:dana", "owner"]
+    );
+    let raw = store
+        .log()
+        .load_snapshot(&stream)
+        .await
+        .expect("loads")
+        .expect("kept");
+    assert!(
+        !raw.state.windows(4).any(|w| w == b"dana"),
+        "sealed at rest"
+    );
+
+    store
+        .erase_subject(
+            &SubjectId::parse("contact:dana").expect("valid"),
+            "user:alice",
+        )
+        .await
+        .expect("erased");
+    assert_eq!(store.load_snapshot(&stream).await.expect("loads"), None);
+    let reader = snapshotting(&store, 0);
+    let (state, version) = reader
+        .load::<Counter>(&stream, true)
+        .await
+        .expect("replays");
+    assert_eq!((state.total, state.last_for, version), (2, None, Some(1)));
 }

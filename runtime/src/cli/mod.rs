@@ -1,5 +1,6 @@
 //! The `steward` command line.
 
+mod command;
 mod events;
 mod serve;
 
@@ -31,6 +32,12 @@ pub enum Command {
     /// Append to, read and follow the event log.
     #[command(subcommand)]
     Events(Box<events::EventsCommand>),
+    /// Send a command to an aggregate and print the events it produced.
+    ///
+    /// Exit codes: 0 done (or already done before: the first result is
+    /// printed), 2 bad input, 3 unresolved conflict, 4 rejected by the
+    /// domain (the rule broken is named).
+    Command(Box<command::CommandArgs>),
     /// Run Steward's long-lived workers (the bus relay when NATS is configured).
     Serve,
     /// Erase a data subject: destroy their key, so their personal data reads as
@@ -53,6 +60,9 @@ pub enum Failure {
     /// An optimistic-concurrency conflict (exit 3).
     #[error("{0}")]
     Conflict(String),
+    /// The domain refused a command (exit 4).
+    #[error("{0}")]
+    Rejected(String),
     /// Anything else (exit 1).
     #[error("{0:#}")]
     Other(anyhow::Error),
@@ -64,6 +74,7 @@ impl Failure {
         match self {
             Failure::Input(_) => 2,
             Failure::Conflict(_) => 3,
+            Failure::Rejected(_) => 4,
             Failure::Other(_) => 1,
         }
     }
@@ -99,6 +110,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     telemetry::init(config.log_format, default_level);
     match cli.command {
         Command::Events(command) => events::run(*command, &open(&config).await?).await,
+        Command::Command(args) => command::run(*args, &config, open(&config).await?).await,
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;

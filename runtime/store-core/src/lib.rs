@@ -27,9 +27,11 @@ pub mod validate;
 
 mod key_cache;
 mod log;
+mod snapshot;
 mod store;
 
-pub use log::{CommitNotifier, EventLog, KeyVault, StoredKey};
+pub use log::{CommitNotifier, EventLog, KeyVault, SnapshotRow, StoredKey};
 pub use master_key::{MasterKey, MasterKeyError};
+pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};
 pub use validate::Limits;

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use steward_events::{
     AppendResult, Direction, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
     StreamId, SubjectId,
 };
 use tokio::sync::watch;
+use uuid::Uuid;
 
 /// The append-only log of a backend. It stores envelopes exactly as given:
 /// personal parts arrive sealed (the [`Store`](crate::Store) sees to it) and
@@ -62,6 +64,38 @@ pub trait EventLog: Send + Sync + 'static {
     fn poll_interval(&self) -> Duration {
         Duration::from_millis(500)
     }
+
+    /// Keeps `snapshot` as its stream's snapshot unless a newer one is kept
+    /// already. Returns false when the backend keeps no snapshots.
+    async fn save_snapshot(&self, snapshot: SnapshotRow) -> Result<bool, StoreError> {
+        let _ = snapshot;
+        Ok(false)
+    }
+
+    /// The stream's snapshot, if one is kept.
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<SnapshotRow>, StoreError> {
+        let _ = stream;
+        Ok(None)
+    }
+}
+
+/// An aggregate's state at a stream version, as a backend keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    /// The stream.
+    pub stream_id: StreamId,
+    /// The version of the last event folded into the state.
+    pub stream_version: u64,
+    /// The shape version of the state.
+    pub state_version: u32,
+    /// Salts the sealing key, as an event id does.
+    pub snapshot_id: Uuid,
+    /// The subjects of the personal data the state holds.
+    pub subjects: Vec<SubjectId>,
+    /// The state's JSON, sealed under `subjects` when there are any.
+    pub state: Vec<u8>,
+    /// When it was taken.
+    pub taken_at: DateTime<Utc>,
 }
 
 /// A subject's key as the vault keeps it.

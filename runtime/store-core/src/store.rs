@@ -115,6 +115,14 @@ impl Store {
         &self.inner.log
     }
 
+    pub(crate) fn vault(&self) -> &Arc<dyn KeyVault> {
+        &self.inner.vault
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.inner.master
+    }
+
     /// Seals every plain personal part of a validated batch.
     async fn seal_batch(&self, events: &mut [NewEvent]) -> Result<(), StoreError> {
         let subjects: Vec<SubjectId> = events
@@ -142,7 +150,7 @@ impl Store {
     }
 
     /// The unwrapped keys of `subjects`, creating keys for new subjects.
-    async fn keys_for_writing(
+    pub(crate) async fn keys_for_writing(
         &self,
         mut subjects: Vec<SubjectId>,
     ) -> Result<HashMap<SubjectId, SecretKey>, StoreError> {
@@ -236,7 +244,7 @@ impl Store {
 
 /// A stored subject key, unwrapped; a key that does not unwrap means the
 /// master key is not this store's.
-fn unwrap_subject_key(
+pub(crate) fn unwrap_subject_key(
     master: &MasterKey,
     wrapped: &[u8],
     subject: &SubjectId,

@@ -44,6 +44,7 @@ mod append;
 mod error;
 mod read;
 mod row;
+mod snapshot;
 mod store;
 mod vault;
 mod wake;

@@ -10,7 +10,7 @@ use steward_events::{
     AppendResult, Direction, ExpectedVersion, NewEvent, Position, RecordedEvent, StoreError,
     StreamId,
 };
-use steward_store_core::{CommitNotifier, EventLog};
+use steward_store_core::{CommitNotifier, EventLog, SnapshotRow};
 use tokio::sync::watch;
 
 use crate::error::PostgresError;
@@ -183,5 +183,13 @@ impl EventLog for PostgresStore {
 
     fn poll_interval(&self) -> Duration {
         self.inner.options.poll_interval
+    }
+
+    async fn save_snapshot(&self, snapshot: SnapshotRow) -> Result<bool, StoreError> {
+        crate::snapshot::save(self.pool(), snapshot).await
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<SnapshotRow>, StoreError> {
+        crate::snapshot::load(self.pool(), stream).await
     }
 }

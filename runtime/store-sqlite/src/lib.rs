@@ -13,6 +13,7 @@
 
 mod codec;
 mod log;
+mod snapshot;
 mod vault;
 
 use std::path::PathBuf;

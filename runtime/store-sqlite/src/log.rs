@@ -9,8 +9,8 @@ use steward_events::{
     AppendResult, Direction, ExpectedVersion, NewEvent, Personal, Position, RecordedEvent,
     StoreError, StreamId,
 };
-use steward_store_core::EventLog;
 use steward_store_core::retry::{ExistingEvent, resolve_refused};
+use steward_store_core::{EventLog, SnapshotRow};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -257,5 +257,13 @@ impl EventLog for SqliteLog {
 
     fn poll_interval(&self) -> Duration {
         self.poll_interval
+    }
+
+    async fn save_snapshot(&self, snapshot: SnapshotRow) -> Result<bool, StoreError> {
+        crate::snapshot::save(&self.pool, snapshot).await
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<SnapshotRow>, StoreError> {
+        crate::snapshot::load(&self.pool, stream).await
     }
 }
