@@ -24,6 +24,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::goals::visit(visitor);
     crate::groceries::visit(visitor);
     crate::maintenance::visit(visitor);
+    crate::timers::visit(visitor);
 }
 
 /// One stream category and what lives in it.

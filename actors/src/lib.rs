@@ -12,7 +12,9 @@
 //!   sagas) sends, and how it reaches an aggregate's typed command.
 //! - [`catalog`]: the stream categories, their domains, commands and events.
 //! - one module per domain: [`inbox`], [`calendar`], [`home`], [`travel`],
-//!   [`appointments`], [`goals`], [`groceries`], [`maintenance`].
+//!   [`appointments`], [`goals`], [`groceries`], [`maintenance`], and
+//!   [`timers`], which send a command to any of them at a time.
+//! - [`saga`]: the process managers that connect the domains.
 
 pub mod aggregate;
 pub mod catalog;
@@ -26,6 +28,8 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod saga;
+pub mod timers;
 pub mod travel;
 
 pub use aggregate::{Aggregate, Context, Rejection};

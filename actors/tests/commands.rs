@@ -128,7 +128,10 @@ fn committed_command_schemas_match_the_code() {
 fn categories_and_event_types_are_unique_across_domains() {
     let categories = catalog::categories();
     let mut names: Vec<&str> = categories.iter().map(|c| c.category).collect();
-    let mut events: Vec<&str> = categories.iter().flat_map(|c| c.events.iter().copied()).collect();
+    let mut events: Vec<&str> = categories
+        .iter()
+        .flat_map(|c| c.events.iter().copied())
+        .collect();
     let (all_names, all_events) = (names.len(), events.len());
     names.sort_unstable();
     names.dedup();
@@ -136,5 +139,8 @@ fn categories_and_event_types_are_unique_across_domains() {
     events.dedup();
     assert_eq!(names.len(), all_names, "a category is used twice");
     assert_eq!(events.len(), all_events, "an event type is used twice");
-    assert!(all_names >= 10, "every domain's aggregates are in the catalog");
+    assert!(
+        all_names >= 10,
+        "every domain's aggregates are in the catalog"
+    );
 }

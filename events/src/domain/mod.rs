@@ -14,6 +14,7 @@ pub mod home;
 pub mod inbox;
 pub mod maintenance;
 pub mod subject;
+pub mod timers;
 pub mod travel;
 
 use schemars::JsonSchema;
@@ -279,6 +280,7 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(home::schemas());
     schemas.extend(inbox::schemas());
     schemas.extend(maintenance::schemas());
+    schemas.extend(timers::schemas());
     schemas.extend(travel::schemas());
     schemas
 }
