@@ -1157,6 +1157,241 @@ fn answering_needs_an_open_invitation_and_a_new_answer() {
         .then_rejected("event_cancelled");
 }
 
+// -------------------------------------------------------------- ProposeSlot
+
+fn propose(id: &str, not_before: &str, not_after: &str) -> CalendarCommand {
+    CalendarCommand::ProposeSlot {
+        event_id: id.into(),
+        title: "Maintenance: service (boiler)".into(),
+        duration_minutes: 60,
+        not_before: utc(not_before),
+        not_after: utc(not_after),
+        source: Some("maintenance:boiler/service/2026-03-03".into()),
+    }
+}
+
+/// The tentative event a proposal puts in London, where March keeps UTC.
+fn proposed(id: &str, start: &str, end: &str) -> CalendarEvent {
+    scheduled(CalendarEventScheduled {
+        title: "Maintenance: service (boiler)".into(),
+        tentative: true,
+        source: Some("maintenance:boiler/service/2026-03-03".into()),
+        ..meeting(id, start, end)
+    })
+}
+
+#[test]
+fn a_proposed_slot_is_the_best_free_hour_held_tentatively() {
+    // Tuesday 3 March, busy 10:00–12:00: 09:00 sits on the edge of the
+    // working day, so the hour after the meeting ranks first.
+    let state = given::<Calendar>([
+        london(),
+        scheduled(meeting("a", "2026-03-03T10:00:00", "2026-03-03T12:00:00")),
+    ])
+    .when(propose(
+        "service",
+        "2026-03-03T00:00:00Z",
+        "2026-03-06T00:00:00Z",
+    ))
+    .then([proposed(
+        "service",
+        "2026-03-03T12:00:00",
+        "2026-03-03T13:00:00",
+    )]);
+    assert!(state.events["service"].scheduled.tentative);
+}
+
+#[test]
+fn a_proposed_slot_starts_no_earlier_than_the_decision() {
+    // Decided Monday 13:20: the search starts then, not at midnight, and
+    // ranks times near its start as near the start of a working day.
+    given::<Calendar>([london()])
+        .at(utc("2026-03-02T13:20:00Z"))
+        .when(propose(
+            "service",
+            "2026-03-02T00:00:00Z",
+            "2026-03-06T00:00:00Z",
+        ))
+        .then([proposed(
+            "service",
+            "2026-03-02T14:30:00",
+            "2026-03-02T15:30:00",
+        )]);
+}
+
+#[test]
+fn without_working_hours_a_proposal_keeps_to_the_usual_week_in_the_calendar_zone() {
+    let mut no_hours = CalendarSettingsSet {
+        name: "Home".into(),
+        time_zone: "America/New_York".into(),
+        working_hours: Vec::new(),
+        buffer_before_minutes: 0,
+        buffer_after_minutes: 0,
+        focus_blocks: Vec::new(),
+    };
+    // From Saturday 7 March: Monday 9 March, New York now on summer time
+    // (UTC-4); 10:00 is the first hour clear of the day's edge.
+    let state = given::<Calendar>([CalendarEvent::SettingsSet(no_hours.clone())])
+        .when(propose(
+            "service",
+            "2026-03-07T00:00:00Z",
+            "2026-03-12T00:00:00Z",
+        ))
+        .then_matches(|events| {
+            let [CalendarEvent::Scheduled(event)] = events else {
+                panic!("expected one scheduled event, got {events:?}");
+            };
+            assert_eq!(event.start, local("2026-03-09T10:00:00"));
+            assert_eq!(event.time_zone, "America/New_York");
+            assert_eq!(event.starts_at, utc("2026-03-09T14:00:00Z"));
+            assert!(event.tentative);
+        });
+    assert_eq!(state.events.len(), 1);
+    // Working hours of its own bound it instead: Sundays only.
+    no_hours.working_hours = vec![hours(Weekday::Sunday, "12:00", "14:00")];
+    given::<Calendar>([CalendarEvent::SettingsSet(no_hours)])
+        .when(propose(
+            "service",
+            "2026-03-07T00:00:00Z",
+            "2026-03-12T00:00:00Z",
+        ))
+        .then_matches(|events| {
+            let [CalendarEvent::Scheduled(event)] = events else {
+                panic!("expected one scheduled event, got {events:?}");
+            };
+            assert_eq!(event.start.date(), local("2026-03-08T00:00:00").date());
+        });
+}
+
+#[test]
+fn a_busy_window_has_no_free_slot() {
+    given::<Calendar>([
+        london(),
+        scheduled(meeting(
+            "all-day",
+            "2026-03-03T09:00:00",
+            "2026-03-03T17:00:00",
+        )),
+    ])
+    .when(propose(
+        "service",
+        "2026-03-03T00:00:00Z",
+        "2026-03-04T00:00:00Z",
+    ))
+    .then_rejected("no_free_slot");
+    // A window that passed before the decision has none either.
+    given::<Calendar>([london()])
+        .when(propose(
+            "service",
+            "2026-02-23T00:00:00Z",
+            "2026-02-28T00:00:00Z",
+        ))
+        .then_rejected("no_free_slot");
+}
+
+#[test]
+fn proposing_the_same_event_again_changes_nothing() {
+    let first = proposed("service", "2026-03-03T12:00:00", "2026-03-03T13:00:00");
+    given::<Calendar>([london(), first.clone()])
+        .when(propose(
+            "service",
+            "2026-03-10T00:00:00Z",
+            "2026-03-13T00:00:00Z",
+        ))
+        .then([]);
+    // Nor once the person cancelled it.
+    given::<Calendar>([
+        london(),
+        first,
+        CalendarEvent::Cancelled(CalendarEventCancelled {
+            event_id: "service".into(),
+        }),
+    ])
+    .when(propose(
+        "service",
+        "2026-03-03T00:00:00Z",
+        "2026-03-06T00:00:00Z",
+    ))
+    .then([]);
+}
+
+#[test]
+fn a_proposal_needs_a_duration_a_window_a_zone_and_a_free_source() {
+    let with = |change: &dyn Fn(&mut CalendarCommand)| {
+        let mut command = propose("service", "2026-03-03T00:00:00Z", "2026-03-06T00:00:00Z");
+        change(&mut command);
+        command
+    };
+    given::<Calendar>([london()])
+        .when(with(&|c| {
+            if let CalendarCommand::ProposeSlot {
+                duration_minutes, ..
+            } = c
+            {
+                *duration_minutes = 0;
+            }
+        }))
+        .then_rejected("duration_invalid");
+    given::<Calendar>([london()])
+        .when(with(&|c| {
+            if let CalendarCommand::ProposeSlot {
+                not_after,
+                not_before,
+                ..
+            } = c
+            {
+                *not_after = *not_before;
+            }
+        }))
+        .then_rejected("window_invalid");
+    given::<Calendar>([london()])
+        .when(with(&|c| {
+            if let CalendarCommand::ProposeSlot { title, .. } = c {
+                *title = " ".into();
+            }
+        }))
+        .then_rejected("title_required");
+    given::<Calendar>([london()])
+        .when(with(&|c| {
+            if let CalendarCommand::ProposeSlot { event_id, .. } = c {
+                *event_id = "a b".into();
+            }
+        }))
+        .then_rejected("event_id_invalid");
+    given::<Calendar>([])
+        .when(with(&|_| {}))
+        .then_rejected("time_zone_required");
+    given::<Calendar>([
+        london(),
+        proposed("other", "2026-03-03T12:00:00", "2026-03-03T13:00:00"),
+    ])
+    .when(with(&|_| {}))
+    .then_rejected("source_taken");
+}
+
+#[test]
+fn a_proposal_arrives_as_an_envelope() {
+    let envelope: CommandEnvelope = serde_json::from_value(serde_json::json!({
+        "command_id": "saga:maintenance_calendar:x:propose",
+        "stream_id": "calendar-main",
+        "command_type": "ProposeSlot",
+        "data": {
+            "event_id": "service",
+            "title": "Maintenance: service (boiler)",
+            "duration_minutes": 60,
+            "not_before": "2026-03-03T00:00:00Z",
+            "not_after": "2026-03-06T00:00:00Z",
+            "source": "maintenance:boiler/service/2026-03-03"
+        },
+        "actor": "saga:maintenance_calendar"
+    }))
+    .expect("an envelope");
+    assert_eq!(
+        envelope.typed::<Calendar>().expect("a calendar command"),
+        propose("service", "2026-03-03T00:00:00Z", "2026-03-06T00:00:00Z")
+    );
+}
+
 // ---------------------------------------------------------- time and clashes
 
 #[test]
@@ -1464,11 +1699,22 @@ fn calendar_command() -> impl Strategy<Value = CalendarCommand> {
                 response,
             }
         }),
-        (id, response, any::<bool>()).prop_map(|(id, response, force)| {
+        (id.clone(), response, any::<bool>()).prop_map(|(id, response, force)| {
             CalendarCommand::RespondToInvite {
                 event_id: id.into(),
                 response,
                 force,
+            }
+        }),
+        (id, around_a_change(), 1u32..12, 1i64..5).prop_map(|(id, from, quarters, days)| {
+            let not_before = from.and_utc();
+            CalendarCommand::ProposeSlot {
+                event_id: id.into(),
+                title: format!("Proposed {id}"),
+                duration_minutes: 15 * quarters,
+                not_before,
+                not_after: not_before + TimeDelta::days(days),
+                source: None,
             }
         }),
     ]

@@ -45,6 +45,9 @@
 //! **Scheduling.** [`find_free_slots`] (in [`scheduling`]) proposes ranked
 //! slots for a meeting across several calendars and attendees' working
 //! hours; it is a pure function of the calendars' states.
+//! [`CalendarCommand::ProposeSlot`] runs it on the calendar's own state
+//! (its working hours, else Monday to Friday 09:00–17:00 in its zone) and
+//! holds the best slot tentatively, or is refused under `no_free_slot`.
 
 pub mod scheduling;
 pub mod time;
@@ -159,6 +162,38 @@ pub enum CalendarCommand {
         #[serde(default)]
         force: bool,
     },
+    /// Finds the best free time for an event within a window and puts it
+    /// on the calendar, held tentatively for the owner to keep or move (a
+    /// saga proposing when to service the boiler). The time lies within the
+    /// owner's working hours (the calendar's, else Monday to Friday
+    /// 09:00–17:00 in its zone) and clear of its events and buffers, ranked
+    /// as [`find_free_slots`] ranks. The same `event_id` again changes
+    /// nothing, wherever the first went (even if since cancelled).
+    ProposeSlot {
+        /// Chosen by the caller; the same id again changes nothing.
+        event_id: String,
+        /// What it is.
+        title: String,
+        /// How long it lasts, in minutes (1 to 31 days' worth).
+        duration_minutes: u32,
+        /// The earliest it may start; the time of the decision, if later.
+        not_before: DateTime<Utc>,
+        /// The latest it may end.
+        not_after: DateTime<Utc>,
+        /// What it mirrors (`maintenance:<asset>/<task>/<day>`).
+        #[serde(default)]
+        source: Option<String>,
+    },
+}
+
+/// What [`CalendarCommand::ProposeSlot`] asks for.
+struct SlotProposal {
+    event_id: String,
+    title: String,
+    duration_minutes: u32,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    source: Option<String>,
 }
 
 /// What [`CalendarCommand::ScheduleEvent`] carries. Sagas build it with
@@ -985,6 +1020,90 @@ impl Calendar {
     }
 }
 
+impl Calendar {
+    fn propose_slot(
+        &self,
+        proposal: SlotProposal,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CalendarEvent>, Rejection> {
+        let SlotProposal {
+            event_id,
+            title,
+            duration_minutes,
+            not_before,
+            not_after,
+            source,
+        } = proposal;
+        let event_id = self::event_id(&event_id)?;
+        if self.events.contains_key(&event_id) {
+            return Ok(Vec::new());
+        }
+        let title = self::title(&title)?;
+        let longest = MAX_EVENT_DAYS * 24 * 60;
+        ensure(
+            duration_minutes > 0 && i64::from(duration_minutes) <= longest,
+            "duration_invalid",
+            || format!("an event lasts 1 to {longest} minutes, not {duration_minutes}"),
+        )?;
+        ensure(not_after > not_before, "window_invalid", || {
+            format!(
+                "the window ends ({}) before or when it starts ({})",
+                not_after.format("%Y-%m-%d %H:%M UTC"),
+                not_before.format("%Y-%m-%d %H:%M UTC")
+            )
+        })?;
+        let zone = self.time_zone().ok_or_else(|| {
+            Rejection::new(
+                "time_zone_required",
+                "the calendar has no time zone yet: set its settings, so that working hours mean a time",
+            )
+        })?;
+        let duration = TimeDelta::minutes(i64::from(duration_minutes));
+        let mut request = SlotRequest::new(duration, not_before.max(now), not_after);
+        let own_hours = self
+            .settings
+            .as_ref()
+            .is_some_and(|settings| !settings.working_hours.is_empty());
+        if !own_hours {
+            // The scheduler bounds by a calendar's own working hours when it
+            // has some; otherwise the owner works the usual week.
+            request = request.with(Participant::in_zone(zone));
+        }
+        // A slot whose local times do not name it again (the repeated hour
+        // when clocks fall back reads as its earlier instant) cannot be
+        // written down as local times: the next best one is taken.
+        let chosen = find_free_slots(&request, &[self])
+            .into_iter()
+            .find_map(|slot| {
+                let start = slot.start.with_timezone(&zone).naive_local();
+                let end = slot.end.with_timezone(&zone).naive_local();
+                let exact = resolve_local(start, zone).ok() == Some(slot.start)
+                    && resolve_local(end, zone).ok() == Some(slot.end);
+                exact.then_some((start, end))
+            });
+        let Some((start, end)) = chosen else {
+            return Err(Rejection::new(
+                "no_free_slot",
+                format!(
+                    "no {duration_minutes} free minutes within working hours between {} and {}",
+                    not_before.max(now).format("%Y-%m-%d %H:%M UTC"),
+                    not_after.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ));
+        };
+        self.schedule(EventDetails {
+            event_id,
+            title,
+            start,
+            end,
+            time_zone: Some(zone.name().to_owned()),
+            tentative: true,
+            source,
+            ..EventDetails::default()
+        })
+    }
+}
+
 impl Aggregate for Calendar {
     const CATEGORY: &'static str = "calendar";
     const DOMAIN: &'static str = "calendar";
@@ -995,7 +1114,7 @@ impl Aggregate for Calendar {
     fn decide(
         &self,
         command: CalendarCommand,
-        _context: &Context,
+        context: &Context,
     ) -> Result<Vec<CalendarEvent>, Rejection> {
         match command {
             CalendarCommand::SetCalendarSettings {
@@ -1036,6 +1155,24 @@ impl Aggregate for Calendar {
                 response,
                 force,
             } => self.respond(&event_id, response, force),
+            CalendarCommand::ProposeSlot {
+                event_id,
+                title,
+                duration_minutes,
+                not_before,
+                not_after,
+                source,
+            } => self.propose_slot(
+                SlotProposal {
+                    event_id,
+                    title,
+                    duration_minutes,
+                    not_before,
+                    not_after,
+                    source,
+                },
+                context.now,
+            ),
         }
     }
 
