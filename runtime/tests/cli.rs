@@ -618,3 +618,58 @@ fn a_kurrentdb_url_is_served_only_by_a_kurrentdb_build() {
             "database_url `mysql://127.0.0.1/steward` is not supported",
         ));
 }
+
+#[test]
+fn serve_fires_timers_that_fell_due_while_it_was_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let due = (chrono::Utc::now() - chrono::Duration::seconds(1)).to_rfc3339();
+    let data = serde_json::json!({
+        "due_at": due,
+        "target": "shoppinglist-home",
+        "command_type": "ListItem",
+        "data": { "item": "tea" },
+    });
+    steward(dir.path())
+        .args(["command", "timer-tea", "Schedule", "--data"])
+        .arg(data.to_string())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("timer-tea@0 TimerScheduled"));
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut fired = Vec::new();
+    while Instant::now() < deadline {
+        let output = steward(dir.path())
+            .args(["events", "read", "timer-tea", "--json"])
+            .output()
+            .expect("reads");
+        fired = json_lines(&output.stdout);
+        if fired.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    assert_eq!(fired.len(), 2, "the timer fired: {fired:?}");
+    assert_eq!(fired[1]["event_type"], "TimerFired");
+    assert_eq!(fired[1]["data"]["outcome"], "appended 1");
+    let output = steward(dir.path())
+        .args(["events", "read", "shoppinglist-home", "--json"])
+        .output()
+        .expect("reads");
+    let listed = json_lines(&output.stdout);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["data"]["item"], "tea");
+    assert_eq!(listed[0]["metadata"]["actor"], "system:timers");
+}

@@ -13,6 +13,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod saga;
 pub mod subject;
 pub mod timers;
 pub mod travel;
@@ -280,6 +281,7 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(home::schemas());
     schemas.extend(inbox::schemas());
     schemas.extend(maintenance::schemas());
+    schemas.extend(saga::schemas());
     schemas.extend(timers::schemas());
     schemas.extend(travel::schemas());
     schemas

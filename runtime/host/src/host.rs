@@ -296,6 +296,11 @@ impl Host {
         self.inner.routes.values().map(|route| route.alive()).sum()
     }
 
+    /// The clock decisions are made by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.shared.clock
+    }
+
     /// The host's metrics.
     pub fn metrics(&self) -> &HostMetrics {
         &self.inner.shared.metrics

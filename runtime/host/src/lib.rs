@@ -21,6 +21,7 @@ mod execute;
 mod host;
 mod metrics;
 mod snapshots;
+pub mod workers;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::HostError;

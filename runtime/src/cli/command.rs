@@ -1,13 +1,11 @@
 //! `steward command`: one command envelope to one aggregate, without a
 //! server. The same envelope the HTTP API, the planner and the sagas send.
 
-use std::sync::Arc;
-
 use clap::Args;
 use serde_json::Value;
 use steward_actors::CommandEnvelope;
-use steward_events::{ErrorClass, Personal, StreamId, SubjectId};
-use steward_host::{Host, HostError, HostOptions, Outcome};
+use steward_events::{ErrorClass, Personal, StreamId};
+use steward_host::{HostError, Outcome};
 use uuid::Uuid;
 
 use super::Failure;
@@ -59,8 +57,6 @@ pub(super) async fn run(args: CommandArgs, config: &Config, opened: Opened) -> R
     if !data.is_object() {
         return Err(Failure::Input("--data must be a JSON object".into()));
     }
-    let owner = SubjectId::parse(&config.owner)
-        .map_err(|e| Failure::Input(format!("configuration `owner`: {e}")))?;
     let mut envelope = CommandEnvelope::new(stream_id, args.command_type, data, args.actor);
     if let Some(id) = args.command_id {
         envelope.command_id = id;
@@ -68,17 +64,7 @@ pub(super) async fn run(args: CommandArgs, config: &Config, opened: Opened) -> R
     envelope.correlation_id = uuid_arg("correlation-id", args.correlation_id)?;
     envelope.causation_id = uuid_arg("causation-id", args.causation_id)?;
 
-    let store = Arc::new(opened.store);
-    let host = Host::builder(store.clone())
-        .snapshots(store, config.snapshot_every)
-        .options(HostOptions {
-            owner,
-            arbiters: 1,
-            ..HostOptions::default()
-        })
-        .steward_domains()
-        .start()
-        .map_err(|e| Failure::Other(e.into()))?;
+    let host = super::serve::start_host(config, &opened, 1)?;
     let outcome = host.execute(envelope).await.map_err(failure)?;
     if args.json {
         let json = serde_json::to_string(&outcome).map_err(|e| Failure::Other(e.into()))?;

@@ -1,8 +1,12 @@
 //! `steward serve`: the long-running process.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use steward_bus::{Relay, RelayConfig};
+use steward_events::SubjectId;
+use steward_host::workers::{LeaseOptions, TimerWorker, hold_lease_and_run};
+use steward_host::{Host, HostOptions};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -10,16 +14,51 @@ use super::Failure;
 use crate::config::Config;
 use crate::open::Opened;
 
-/// Hosts Steward's workers until interrupted (Ctrl-C or SIGTERM): today the
-/// NATS relay, when `nats_url` is configured.
+/// The actor host every worker of `serve` sends its commands through.
+pub(super) fn start_host(
+    config: &Config,
+    opened: &Opened,
+    arbiters: usize,
+) -> Result<Host, Failure> {
+    let owner = SubjectId::parse(&config.owner)
+        .map_err(|e| Failure::Input(format!("configuration `owner`: {e}")))?;
+    let store = Arc::new(opened.store.clone());
+    Host::builder(store.clone())
+        .snapshots(store, config.snapshot_every)
+        .options(HostOptions {
+            owner,
+            arbiters,
+            ..HostOptions::default()
+        })
+        .steward_domains()
+        .start()
+        .map_err(|e| Failure::Other(e.into()))
+}
+
+/// Hosts Steward's workers until interrupted (Ctrl-C or SIGTERM): the timer
+/// worker, and the NATS relay when `nats_url` is configured, each under a
+/// lease so that a second `serve` on the same store waits instead of
+/// doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
     let shutdown = CancellationToken::new();
+    let host = start_host(config, &opened, HostOptions::default().arbiters)?;
     let head = steward_events::EventStore::head(&opened.store).await?;
     tracing::info!(
         head = %head.map_or_else(|| "empty".to_owned(), |p| p.to_string()),
         "steward is running"
     );
     let mut workers = JoinSet::new();
+    let timers = Arc::new(TimerWorker::new(host.clone(), opened.store.clone()));
+    workers.spawn(leased(
+        "timer worker",
+        opened.store.clone(),
+        TimerWorker::LEASE.to_owned(),
+        shutdown.clone(),
+        move |lost| {
+            let timers = Arc::clone(&timers);
+            async move { timers.run(lost).await }
+        },
+    ));
     match &config.nats_url {
         Some(url) => {
             let relay_config = RelayConfig {
@@ -28,14 +67,22 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
                 subject_prefix: config.nats_subject_prefix.clone(),
                 ..RelayConfig::default()
             };
-            let relay = Relay::new(opened.store.log().clone(), relay_config);
-            let token = shutdown.clone();
-            workers.spawn(async move {
-                (
-                    "nats relay",
-                    relay.run(token).await.map_err(anyhow::Error::from),
-                )
-            });
+            let log = opened.store.log().clone();
+            workers.spawn(leased(
+                "nats relay",
+                opened.store.clone(),
+                "relay".to_owned(),
+                shutdown.clone(),
+                move |lost| {
+                    let relay = Relay::new(log.clone(), relay_config.clone());
+                    async move {
+                        relay
+                            .run(lost)
+                            .await
+                            .map_err(|e| steward_host::HostError::Startup(e.to_string()))
+                    }
+                },
+            ));
         }
         None => tracing::info!("no nats_url configured: events stay in process"),
     }
@@ -78,6 +125,22 @@ fn report(ended: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinErr
             format!("a worker panicked: {error}")
         }
     }
+}
+
+/// A worker run under its lease until shutdown, named for the report.
+async fn leased<F, Fut>(
+    worker: &'static str,
+    store: steward_store_core::Store,
+    lease: String,
+    shutdown: CancellationToken,
+    work: F,
+) -> (&'static str, anyhow::Result<()>)
+where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), steward_host::HostError>>,
+{
+    hold_lease_and_run(store, lease, LeaseOptions::default(), shutdown, work).await;
+    (worker, Ok(()))
 }
 
 async fn wait_for_signal() {

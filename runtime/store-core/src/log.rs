@@ -77,6 +77,28 @@ pub trait EventLog: Send + Sync + 'static {
         let _ = stream;
         Ok(None)
     }
+
+    /// Takes the lease `name` for `holder`, or renews it if `holder` has it,
+    /// until `ttl` from now by the database's clock. True if `holder` holds
+    /// it now; false if another holder's lease has not expired.
+    ///
+    /// A backend without a table for leases (KurrentDB) grants every lease:
+    /// run one `steward serve` per store there.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let _ = (name, holder, ttl);
+        Ok(true)
+    }
+
+    /// Gives the lease up if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _ = (name, holder);
+        Ok(())
+    }
 }
 
 /// An aggregate's state at a stream version, as a backend keeps it.

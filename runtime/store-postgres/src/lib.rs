@@ -42,6 +42,7 @@
 
 mod append;
 mod error;
+mod lease;
 mod read;
 mod row;
 mod snapshot;

@@ -192,4 +192,17 @@ impl EventLog for PostgresStore {
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<SnapshotRow>, StoreError> {
         crate::snapshot::load(self.pool(), stream).await
     }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        crate::lease::acquire(self.pool(), name, holder, ttl).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        crate::lease::release(self.pool(), name, holder).await
+    }
 }

@@ -12,6 +12,7 @@
 //! commits of other processes are found by polling.
 
 mod codec;
+mod lease;
 mod log;
 mod snapshot;
 mod vault;

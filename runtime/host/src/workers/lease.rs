@@ -1,0 +1,118 @@
+//! One process at a time runs each worker: the one holding its lease.
+
+use std::future::Future;
+use std::time::Duration;
+
+use steward_store_core::Store;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::error::HostError;
+
+/// How long a lease lasts unless renewed; it is renewed every third of it.
+#[derive(Debug, Clone)]
+pub struct LeaseOptions {
+    /// The lease's time to live.
+    pub ttl: Duration,
+    /// How long to wait before running a worker again after it failed.
+    pub retry_after: Duration,
+}
+
+impl Default for LeaseOptions {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(15),
+            retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Runs `work` whenever this process holds the lease `name`, until `stop`.
+///
+/// `work` is handed a token that is cancelled when the lease is lost (or
+/// `stop` comes); it should return soon after. A failed `work` gives the
+/// lease up and runs again later, so another process may take over.
+pub async fn hold_lease_and_run<F, Fut>(
+    store: Store,
+    name: String,
+    options: LeaseOptions,
+    stop: CancellationToken,
+    mut work: F,
+) where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), HostError>>,
+{
+    let holder = Uuid::now_v7().to_string();
+    let renew_every = options.ttl / 3;
+    loop {
+        // Wait for the lease.
+        loop {
+            match store.log().acquire_lease(&name, &holder, options.ttl).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(lease = %name, %error, "could not ask for the lease"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(renew_every) => {}
+            }
+        }
+        tracing::info!(lease = %name, "holding the lease: running");
+        let lost = stop.child_token();
+        // Renewing runs in this task, beside the work, so that whatever
+        // ends this task (a panic, an abort) ends the renewing too.
+        let working = async {
+            let result = work(lost.clone()).await;
+            lost.cancel();
+            result
+        };
+        let renewing = renew(&store, &name, &holder, options.ttl, &lost);
+        let (result, ()) = tokio::join!(working, renewing);
+        if let Err(error) = store.log().release_lease(&name, &holder).await {
+            tracing::warn!(lease = %name, %error, "could not give the lease up; it will expire");
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+        let pause = match result {
+            Ok(()) => renew_every,
+            Err(error) => {
+                tracing::error!(lease = %name, %error, "worker failed; it runs again later");
+                options.retry_after
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Renews the lease until it is lost or `lost` is cancelled; cancels `lost`
+/// when the lease is gone or cannot be renewed before it expires.
+async fn renew(store: &Store, name: &str, holder: &str, ttl: Duration, lost: &CancellationToken) {
+    let every = ttl / 3;
+    let mut last_renewed = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = lost.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match store.log().acquire_lease(name, holder, ttl).await {
+            Ok(true) => last_renewed = tokio::time::Instant::now(),
+            Ok(false) => {
+                tracing::warn!(lease = %name, "the lease was taken over: stopping");
+                lost.cancel();
+                return;
+            }
+            Err(error) if last_renewed.elapsed() + every >= ttl => {
+                tracing::warn!(lease = %name, %error, "cannot renew the lease before it expires: stopping");
+                lost.cancel();
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(lease = %name, %error, "could not renew the lease; trying again")
+            }
+        }
+    }
+}

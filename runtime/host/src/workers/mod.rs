@@ -1,0 +1,69 @@
+//! Background workers: the timer worker and one runner per saga, each run
+//! by one process at a time under a lease in the database.
+//!
+//! - [`hold_lease_and_run`]: runs a worker only while this process holds
+//!   its lease, renewing it; a holder that dies lets it expire and another
+//!   process takes over.
+//! - [`SagaWorker`]: feeds the log to a saga and sends its reactions.
+//! - [`TimerWorker`]: sends each timer's command when it falls due.
+
+mod lease;
+mod saga;
+mod timers;
+
+pub use lease::{LeaseOptions, hold_lease_and_run};
+pub use saga::SagaWorker;
+pub use timers::TimerWorker;
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::HostError;
+use crate::host::{Host, Outcome};
+use steward_actors::CommandEnvelope;
+
+/// How often a command that failed for want of a working store is sent
+/// again before the worker records the failure and moves on.
+const ATTEMPTS: u32 = 5;
+
+/// Sends `envelope`, again after failures that may pass (the store away, the
+/// actor busy). `None` when stopped meanwhile.
+async fn send_patiently(
+    host: &Host,
+    envelope: CommandEnvelope,
+    stop: &CancellationToken,
+) -> Option<Result<Outcome, HostError>> {
+    let mut backoff = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let answer = host.execute(envelope.clone()).await;
+        match &answer {
+            Err(error)
+                if error.class() == steward_events::ErrorClass::Failure && attempt < ATTEMPTS =>
+            {
+                tracing::warn!(%error, attempt, command_id = %envelope.command_id, "command failed; sending it again");
+            }
+            _ => return Some(answer),
+        }
+        tokio::select! {
+            () = stop.cancelled() => return None,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        attempt += 1;
+    }
+}
+
+/// A command's answer in a few words, as workers record it.
+fn describe(answer: &Result<Outcome, HostError>) -> String {
+    match answer {
+        Ok(outcome) if outcome.duplicate => "duplicate".to_owned(),
+        Ok(outcome) if outcome.events.is_empty() => "unchanged".to_owned(),
+        Ok(outcome) => format!("appended {}", outcome.events.len()),
+        Err(HostError::Rejected(rejection)) => {
+            format!("rejected ({}): {}", rejection.rule, rejection.message)
+        }
+        Err(error) => format!("failed: {error}"),
+    }
+}

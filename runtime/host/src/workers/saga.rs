@@ -1,0 +1,157 @@
+//! Runs one saga: reads the log after its last record, sends the commands
+//! each event calls for, and records what it did in `saga-<name>`.
+
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use steward_actors::CommandEnvelope;
+use steward_actors::saga::Saga;
+use steward_events::domain::saga::{SagaCheckpointed, SagaCommand, SagaEvent, SagaReacted};
+use steward_events::domain::{DomainEvent, EventSet as _, new_event};
+use steward_events::{
+    Direction, EventStore, ExpectedVersion, Metadata, Position, RecordedEvent, StoreError, StreamId,
+};
+use steward_store_core::Store;
+use tokio_util::sync::CancellationToken;
+
+use super::{describe, send_patiently};
+use crate::error::HostError;
+use crate::host::Host;
+
+/// Events read without a reaction before the saga records how far it got.
+const CHECKPOINT_EVERY: u64 = 1_000;
+
+/// Feeds the log to one saga.
+pub struct SagaWorker {
+    saga: Arc<dyn Saga>,
+    host: Host,
+    store: Store,
+    stream: StreamId,
+}
+
+impl SagaWorker {
+    /// A worker for `saga`, sending its commands through `host`.
+    pub fn new(saga: Arc<dyn Saga>, host: Host, store: Store) -> Result<Self, HostError> {
+        let stream = StreamId::parse(format!("saga-{}", saga.name())).map_err(StoreError::from)?;
+        Ok(Self {
+            saga,
+            host,
+            store,
+            stream,
+        })
+    }
+
+    /// The lease the worker runs under.
+    pub fn lease_name(&self) -> String {
+        format!("saga:{}", self.saga.name())
+    }
+
+    /// Runs until `stop`, or until the store fails.
+    pub async fn run(&self, stop: CancellationToken) -> Result<(), HostError> {
+        let mut after = self.resume_after().await?;
+        let mut events = self.store.subscribe_all(after);
+        let mut unrecorded = 0;
+        loop {
+            let event = tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                next = events.next() => match next {
+                    Some(event) => event?,
+                    None => return Ok(()),
+                },
+            };
+            after = event.global_position;
+            let wanted = event.stream_id != self.stream
+                && self.saga.reacts_to().contains(&event.event_type.as_str());
+            let reactions = if wanted {
+                self.saga.react(&event)
+            } else {
+                Vec::new()
+            };
+            if reactions.is_empty() {
+                unrecorded += 1;
+                if unrecorded >= CHECKPOINT_EVERY {
+                    self.record(&SagaCheckpointed { position: after }, None)
+                        .await?;
+                    unrecorded = 0;
+                }
+                continue;
+            }
+            let mut commands = Vec::with_capacity(reactions.len());
+            for reaction in reactions {
+                let envelope = CommandEnvelope {
+                    command_id: reaction.command_id(self.saga.name(), &event),
+                    stream_id: reaction.stream_id.clone(),
+                    command_type: reaction.command_type.clone(),
+                    data: reaction.data,
+                    correlation_id: Some(event.metadata.correlation_id),
+                    causation_id: Some(event.event_id),
+                    actor: format!("saga:{}", self.saga.name()),
+                };
+                let command_id = envelope.command_id.clone();
+                let Some(answer) = send_patiently(&self.host, envelope, &stop).await else {
+                    return Ok(());
+                };
+                let outcome = describe(&answer);
+                if let Err(error) = &answer {
+                    tracing::warn!(saga = self.saga.name(), %command_id, %error, "a saga's command did not land");
+                }
+                commands.push(SagaCommand {
+                    command_id,
+                    stream_id: reaction.stream_id,
+                    command_type: reaction.command_type,
+                    outcome,
+                });
+            }
+            let reacted = SagaReacted {
+                trigger_event_id: event.event_id,
+                trigger_type: event.event_type.to_string(),
+                trigger_stream: event.stream_id.clone(),
+                trigger_position: after,
+                commands,
+            };
+            self.record(&reacted, Some(&event)).await?;
+            unrecorded = 0;
+        }
+    }
+
+    /// Where the saga's own stream says it got to.
+    async fn resume_after(&self) -> Result<Position, HostError> {
+        let Some(version) = self.store.stream_version(&self.stream).await? else {
+            return Ok(Position::ORIGIN);
+        };
+        let last = self
+            .store
+            .read_stream(&self.stream, version, Direction::Backward, 1)
+            .await?;
+        match last.first() {
+            Some(recorded) => Ok(SagaEvent::from_recorded(recorded)
+                .map_err(|error| HostError::Unreadable {
+                    stream: self.stream.clone(),
+                    version,
+                    reason: error.to_string(),
+                })?
+                .position()),
+            None => Ok(Position::ORIGIN),
+        }
+    }
+
+    async fn record<E: DomainEvent>(
+        &self,
+        event: &E,
+        trigger: Option<&RecordedEvent>,
+    ) -> Result<(), HostError> {
+        let mut new = new_event(event).map_err(StoreError::backend)?;
+        new.metadata = Metadata {
+            correlation_id: trigger
+                .map_or(new.metadata.correlation_id, |t| t.metadata.correlation_id),
+            causation_id: trigger.map(|t| t.event_id),
+            command_id: None,
+            actor: format!("saga:{}", self.saga.name()),
+            subjects: Vec::new(),
+        };
+        self.store
+            .append(&self.stream, ExpectedVersion::Any, vec![new])
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,393 @@
+//! Timers, sagas and leases over real stores: SQLite in a temporary
+//! directory and a PostgreSQL database of its own per test. Time is a
+//! `ManualClock` the tests move.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone as _, Utc};
+use serde_json::{Value, json};
+use steward_actors::CommandEnvelope;
+use steward_actors::saga::{Reaction, Saga};
+use steward_events::domain::DomainEvent as _;
+use steward_events::domain::groceries::ItemListed;
+use steward_events::domain::saga::SagaReacted;
+use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
+use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
+use steward_host::{Host, HostOptions, ManualClock};
+use steward_store_core::{MasterKey, Store};
+use steward_testkit::{PgDatabase, SqliteDir};
+use tokio_util::sync::CancellationToken;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("valid")
+}
+
+fn host(store: &Store, clock: &ManualClock) -> Host {
+    Host::builder(Arc::new(store.clone()))
+        .options(HostOptions {
+            arbiters: 1,
+            ..HostOptions::default()
+        })
+        .clock(Arc::new(clock.clone()))
+        .steward_domains()
+        .start()
+        .expect("host starts")
+}
+
+fn stream(name: &str) -> StreamId {
+    StreamId::parse(name).expect("valid")
+}
+
+fn command(stream_id: &str, command_type: &str, data: Value) -> CommandEnvelope {
+    CommandEnvelope::new(stream(stream_id), command_type, data, "user:alice")
+}
+
+async fn events(store: &Store, name: &str) -> Vec<RecordedEvent> {
+    store
+        .read_stream(&stream(name), 0, Direction::Forward, 10_000)
+        .await
+        .expect("reads")
+}
+
+/// Waits until `stream` holds `count` events.
+async fn wait_for(store: &Store, name: &str, count: usize) -> Vec<RecordedEvent> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = events(store, name).await;
+        if found.len() >= count {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} holds {} events, not {count}",
+            found.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn schedule(due_at: DateTime<Utc>, item: &str) -> Value {
+    json!({
+        "due_at": due_at,
+        "target": "shoppinglist-home",
+        "command_type": "ListItem",
+        "data": { "item": item },
+    })
+}
+
+fn spawn_timer_worker(
+    host: &Host,
+    store: &Store,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let worker = TimerWorker::new(host.clone(), store.clone());
+    let token = stop.clone();
+    let task = tokio::spawn(async move {
+        worker.run(token).await.expect("the worker runs");
+    });
+    (stop, task)
+}
+
+enum Backend {
+    Sqlite(SqliteDir),
+    Postgres(Box<PgDatabase>),
+}
+
+impl Backend {
+    async fn store(&self, master: &MasterKey) -> Store {
+        match self {
+            Backend::Sqlite(dir) => dir.store(master.clone()).await,
+            Backend::Postgres(database) => database.store(master.clone()).await,
+        }
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite(steward_testkit::SqliteDir::create())).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let database = steward_testkit::PgDatabase::create().await;
+                    super::$name(super::Backend::Postgres(Box::new(database))).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    a_timer_fires_when_due_and_records_it,
+    a_timer_set_before_a_restart_fires_after_it_once,
+    a_cancelled_timer_never_fires,
+    one_process_at_a_time_holds_a_lease_and_a_dead_holder_lets_it_go,
+    a_saga_answers_events_with_caused_commands_and_resumes_after_a_restart,
+);
+
+async fn a_timer_fires_when_due_and_records_it(backend: Backend) {
+    let store = backend.store(&MasterKey::generate().expect("key")).await;
+    let clock = ManualClock::new(t0());
+    let host = host(&store, &clock);
+    let due = t0() + chrono::Duration::hours(1);
+    host.execute(command("timer-milk", "Schedule", schedule(due, "milk")))
+        .await
+        .expect("scheduled");
+    let (stop, task) = spawn_timer_worker(&host, &store);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        events(&store, "shoppinglist-home").await.is_empty(),
+        "not due yet"
+    );
+
+    clock.advance(chrono::Duration::hours(2));
+    let timer = wait_for(&store, "timer-milk", 2).await;
+    assert_eq!(timer[1].event_type.as_str(), "TimerFired");
+    assert_eq!(timer[1].data["outcome"], "appended 1");
+    let list = events(&store, "shoppinglist-home").await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].event_type.as_str(), ItemListed::EVENT_TYPE);
+    assert_eq!(list[0].metadata.causation_id, Some(timer[0].event_id));
+    assert_eq!(list[0].metadata.actor, "system:timers");
+    assert_eq!(
+        list[0].metadata.command_id.as_deref(),
+        Some(format!("timer:milk:{}", due.timestamp_millis()).as_str())
+    );
+    stop.cancel();
+    task.await.expect("joins");
+}
+
+async fn a_timer_set_before_a_restart_fires_after_it_once(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let store = backend.store(&master).await;
+    let clock = ManualClock::new(t0());
+    let first = host(&store, &clock);
+    let due = t0() + chrono::Duration::minutes(30);
+    first
+        .execute(command("timer-tea", "Schedule", schedule(due, "tea")))
+        .await
+        .expect("scheduled");
+    let (stop, task) = spawn_timer_worker(&first, &store);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    task.await.expect("joins");
+    drop(first);
+
+    // The last process crashed after sending the timer's command but before
+    // recording the firing: the command is in the log, the firing is not.
+    let store = backend.store(&master).await;
+    let second = host(&store, &clock);
+    let mut sent = command("shoppinglist-home", "ListItem", json!({ "item": "tea" }));
+    sent.command_id = format!("timer:tea:{}", due.timestamp_millis());
+    second.execute(sent).await.expect("sent before the crash");
+
+    clock.advance(chrono::Duration::hours(1));
+    let (stop, task) = spawn_timer_worker(&second, &store);
+    let timer = wait_for(&store, "timer-tea", 2).await;
+    assert_eq!(timer[1].data["outcome"], "duplicate");
+    assert_eq!(
+        events(&store, "shoppinglist-home").await.len(),
+        1,
+        "sent once"
+    );
+    stop.cancel();
+    task.await.expect("joins");
+}
+
+async fn a_cancelled_timer_never_fires(backend: Backend) {
+    let store = backend.store(&MasterKey::generate().expect("key")).await;
+    let clock = ManualClock::new(t0());
+    let host = host(&store, &clock);
+    let due = t0() + chrono::Duration::minutes(5);
+    host.execute(command("timer-a", "Schedule", schedule(due, "apples")))
+        .await
+        .expect("scheduled");
+    host.execute(command("timer-a", "Cancel", json!({})))
+        .await
+        .expect("cancelled");
+    host.execute(command("timer-b", "Schedule", schedule(due, "bread")))
+        .await
+        .expect("scheduled");
+    clock.advance(chrono::Duration::hours(1));
+    let (stop, task) = spawn_timer_worker(&host, &store);
+    wait_for(&store, "timer-b", 2).await;
+    let list = events(&store, "shoppinglist-home").await;
+    assert_eq!(list.len(), 1, "only the timer still set fired");
+    assert_eq!(list[0].data["item"], "bread");
+    stop.cancel();
+    task.await.expect("joins");
+}
+
+async fn one_process_at_a_time_holds_a_lease_and_a_dead_holder_lets_it_go(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let options = LeaseOptions {
+        ttl: Duration::from_millis(600),
+        retry_after: Duration::from_millis(100),
+    };
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let ran = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let mut holders = Vec::new();
+    for index in 0..2 {
+        let store = backend.store(&master).await;
+        let stop = CancellationToken::new();
+        let (running, most, ran) = (running.clone(), most.clone(), ran.clone());
+        let token = stop.clone();
+        let task = tokio::spawn(hold_lease_and_run(
+            store,
+            "test-worker".to_owned(),
+            options.clone(),
+            token,
+            move |lost: CancellationToken| {
+                let (running, most, ran) = (running.clone(), most.clone(), ran.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    ran[index].fetch_add(1, Ordering::SeqCst);
+                    lost.cancelled().await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        ));
+        holders.push((stop, task));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(most.load(Ordering::SeqCst), 1, "never two at once");
+    let first = usize::from(ran[1].load(Ordering::SeqCst) > 0);
+    assert_eq!(
+        ran[first].load(Ordering::SeqCst),
+        1,
+        "the holder kept its lease"
+    );
+    assert_eq!(ran[1 - first].load(Ordering::SeqCst), 0, "the other waited");
+
+    // The holder dies without giving the lease up: it expires, the other
+    // takes over.
+    let (_, task) = holders.remove(first);
+    task.abort();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let other = &ran[1 - first];
+    while other.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nobody took the lease over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (stop, task) in holders {
+        stop.cancel();
+        task.await.expect("joins");
+    }
+}
+
+/// Copies every item listed on `shoppinglist-home` to `shoppinglist-copy`,
+/// and ticks it off there when it is bought at home.
+struct CopySaga;
+
+impl Saga for CopySaga {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+
+    fn reacts_to(&self) -> &'static [&'static str] {
+        &["ItemListed", "ItemCheckedOff"]
+    }
+
+    fn react(&self, event: &RecordedEvent) -> Vec<Reaction> {
+        if event.stream_id.as_str() != "shoppinglist-home" {
+            return Vec::new();
+        }
+        let command_type = match event.event_type.as_str() {
+            "ItemListed" => "ListItem",
+            _ => "CheckOff",
+        };
+        vec![Reaction::new(
+            "copy",
+            stream("shoppinglist-copy"),
+            command_type,
+            json!({ "item": event.data["item"] }),
+        )]
+    }
+}
+
+fn spawn_saga(host: &Host, store: &Store) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let worker = SagaWorker::new(Arc::new(CopySaga), host.clone(), store.clone()).expect("worker");
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let task = tokio::spawn(async move {
+        worker.run(token).await.expect("the saga runs");
+    });
+    (stop, task)
+}
+
+async fn a_saga_answers_events_with_caused_commands_and_resumes_after_a_restart(backend: Backend) {
+    let master = MasterKey::generate().expect("key");
+    let store = backend.store(&master).await;
+    let clock = ManualClock::new(t0());
+    let host = host(&store, &clock);
+    let listed = host
+        .execute(command(
+            "shoppinglist-home",
+            "ListItem",
+            json!({ "item": "eggs" }),
+        ))
+        .await
+        .expect("listed");
+    let (stop, task) = spawn_saga(&host, &store);
+    let copy = wait_for(&store, "shoppinglist-copy", 1).await;
+    let trigger = events(&store, "shoppinglist-home").await;
+    assert_eq!(copy[0].metadata.causation_id, Some(trigger[0].event_id));
+    assert_eq!(copy[0].metadata.correlation_id, listed.correlation_id);
+    assert_eq!(copy[0].metadata.actor, "saga:copy");
+    let record = wait_for(&store, "saga-copy", 1).await;
+    let reacted: SagaReacted = record[0].to_domain().expect("a saga record");
+    assert_eq!(reacted.trigger_event_id, trigger[0].event_id);
+    assert_eq!(reacted.commands[0].outcome, "appended 1");
+    stop.cancel();
+    task.await.expect("joins");
+
+    // Restarted, it resumes after its record: nothing is answered twice,
+    // and a rejection is recorded, not retried forever.
+    host.execute(command(
+        "shoppinglist-copy",
+        "CheckOff",
+        json!({ "item": "eggs" }),
+    ))
+    .await
+    .expect("bought at the copy");
+    host.execute(command(
+        "shoppinglist-home",
+        "CheckOff",
+        json!({ "item": "eggs" }),
+    ))
+    .await
+    .expect("bought at home");
+    let (stop, task) = spawn_saga(&host, &store);
+    let records = wait_for(&store, "saga-copy", 2).await;
+    let second: SagaReacted = records[1].to_domain().expect("a saga record");
+    assert!(
+        second.commands[0]
+            .outcome
+            .starts_with("rejected (not_on_list)"),
+        "{}",
+        second.commands[0].outcome
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(events(&store, "saga-copy").await.len(), 2);
+    assert_eq!(events(&store, "shoppinglist-copy").await.len(), 2);
+    stop.cancel();
+    task.await.expect("joins");
+}
