@@ -39,6 +39,8 @@ pub struct Config {
     pub owner: String,
     /// Every how many events an aggregate's state is snapshotted (0: never).
     pub snapshot_every: u64,
+    /// The calendar stream the sagas put travel and maintenance on.
+    pub calendar: String,
 }
 
 /// How logs are written.
@@ -64,6 +66,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             owner: "owner".to_owned(),
             snapshot_every: 100,
+            calendar: "calendar-main".to_owned(),
         }
     }
 }
@@ -80,6 +83,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "owner",
     "snapshot_every",
+    "calendar",
 ];
 
 /// A configuration that could not be read.

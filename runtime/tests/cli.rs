@@ -619,6 +619,39 @@ fn a_kurrentdb_url_is_served_only_by_a_kurrentdb_build() {
         ));
 }
 
+/// Runs `steward serve` in `dir` until `done` returns something (or 30 s
+/// pass), then stops it with SIGTERM and checks it stopped cleanly.
+fn while_serving<T>(dir: &std::path::Path, mut done: impl FnMut() -> Option<T>) -> Option<T> {
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = None;
+    while found.is_none() && Instant::now() < deadline {
+        found = done();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    found
+}
+
+fn read_json(dir: &std::path::Path, stream: &str) -> Vec<Value> {
+    let output = steward(dir)
+        .args(["events", "read", stream, "--json"])
+        .output()
+        .expect("reads");
+    json_lines(&output.stdout)
+}
+
 #[test]
 fn serve_fires_timers_that_fell_due_while_it_was_down() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -635,41 +668,47 @@ fn serve_fires_timers_that_fell_due_while_it_was_down() {
         .assert()
         .success()
         .stdout(predicate::str::contains("timer-tea@0 TimerScheduled"));
-    let binary = assert_cmd::cargo::cargo_bin("steward");
-    let mut serve = StdCommand::new(binary)
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("STEWARD_NATS_URL")
-        .args(["serve"])
-        .spawn()
-        .expect("serve starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut fired = Vec::new();
-    while Instant::now() < deadline {
-        let output = steward(dir.path())
-            .args(["events", "read", "timer-tea", "--json"])
-            .output()
-            .expect("reads");
-        fired = json_lines(&output.stdout);
-        if fired.len() >= 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _ = StdCommand::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status();
-    let status = serve.wait().expect("serve exits");
-    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
-    assert_eq!(fired.len(), 2, "the timer fired: {fired:?}");
+    let fired = while_serving(dir.path(), || {
+        let timer = read_json(dir.path(), "timer-tea");
+        (timer.len() >= 2).then_some(timer)
+    })
+    .expect("the timer fired");
     assert_eq!(fired[1]["event_type"], "TimerFired");
     assert_eq!(fired[1]["data"]["outcome"], "appended 1");
-    let output = steward(dir.path())
-        .args(["events", "read", "shoppinglist-home", "--json"])
-        .output()
-        .expect("reads");
-    let listed = json_lines(&output.stdout);
+    let listed = read_json(dir.path(), "shoppinglist-home");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["data"]["item"], "tea");
     assert_eq!(listed[0]["metadata"]["actor"], "system:timers");
+}
+
+#[test]
+fn serve_runs_the_sagas() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (command_type, data) in [
+        ("StockItem", r#"{"item":"milk","quantity":3,"unit":"l"}"#),
+        (
+            "SetReorderLevel",
+            r#"{"item":"milk","reorder_below":1,"restock_to":4}"#,
+        ),
+        ("UseItem", r#"{"item":"milk","quantity":2.5}"#),
+    ] {
+        steward(dir.path())
+            .args(["command", "pantry-home", command_type, "--data", data])
+            .assert()
+            .success();
+    }
+    let low = read_json(dir.path(), "pantry-home");
+    assert_eq!(low[3]["event_type"], "StockRanLow");
+    let listed = while_serving(dir.path(), || {
+        let list = read_json(dir.path(), "shoppinglist-home");
+        (!list.is_empty()).then_some(list)
+    })
+    .expect("the low-stock saga listed the item");
+    assert_eq!(listed[0]["data"]["item"], "milk");
+    assert_eq!(listed[0]["data"]["because"], "low_stock");
+    assert_eq!(listed[0]["metadata"]["causation_id"], low[3]["event_id"]);
+    assert_eq!(listed[0]["metadata"]["actor"], "saga:low_stock");
+    let record = read_json(dir.path(), "saga-low_stock");
+    assert_eq!(record[0]["event_type"], "SagaReacted");
+    assert_eq!(record[0]["data"]["trigger_event_id"], low[3]["event_id"]);
 }

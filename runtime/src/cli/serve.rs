@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use steward_actors::saga::{SagaConfig, steward_sagas};
 use steward_bus::{Relay, RelayConfig};
-use steward_events::SubjectId;
-use steward_host::workers::{LeaseOptions, TimerWorker, hold_lease_and_run};
+use steward_events::{StreamId, SubjectId};
+use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -36,9 +37,9 @@ pub(super) fn start_host(
 }
 
 /// Hosts Steward's workers until interrupted (Ctrl-C or SIGTERM): the timer
-/// worker, and the NATS relay when `nats_url` is configured, each under a
-/// lease so that a second `serve` on the same store waits instead of
-/// doubling their work.
+/// worker, one runner per saga, and the NATS relay when `nats_url` is
+/// configured, each under a lease so that a second `serve` on the same
+/// store waits instead of doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
     let shutdown = CancellationToken::new();
     let host = start_host(config, &opened, HostOptions::default().arbiters)?;
@@ -59,6 +60,25 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             async move { timers.run(lost).await }
         },
     ));
+    let calendar = StreamId::parse(&config.calendar)
+        .map_err(|e| Failure::Input(format!("configuration `calendar`: {e}")))?;
+    for saga in steward_sagas(&SagaConfig { calendar }) {
+        let worker = Arc::new(
+            SagaWorker::new(Arc::from(saga), host.clone(), opened.store.clone())
+                .map_err(|e| Failure::Other(e.into()))?,
+        );
+        let lease = worker.lease_name();
+        workers.spawn(leased(
+            "saga runner",
+            opened.store.clone(),
+            lease,
+            shutdown.clone(),
+            move |lost| {
+                let worker = Arc::clone(&worker);
+                async move { worker.run(lost).await }
+            },
+        ));
+    }
     match &config.nats_url {
         Some(url) => {
             let relay_config = RelayConfig {
