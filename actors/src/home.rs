@@ -1017,6 +1017,7 @@ impl Aggregate for Home {
                 }
                 Ok(vec![HomeEvent::RoutineEnabled(RoutineEnabled {
                     routine_id: routine_id.trim().to_owned(),
+                    version: routine.version,
                     next_run_at: next_run(&routine.trigger, context.now),
                 })])
             }

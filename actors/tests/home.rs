@@ -916,6 +916,7 @@ fn disabling_and_enabling_a_routine() {
         })
         .then([HomeEvent::RoutineEnabled(RoutineEnabled {
             routine_id: "mornings".into(),
+            version: 1,
             next_run_at: Some(utc(2026, 3, 6, 6, 30)),
         })]);
     assert!(state.routines["mornings"].enabled);

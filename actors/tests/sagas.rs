@@ -33,7 +33,7 @@ use steward_events::domain::groceries::{
     ItemListed, ListedBecause, PantryEvent, ShoppingListEvent, StockRanLow,
 };
 use steward_events::domain::home::{
-    HomeEvent, RoutineDefined, RoutineRan, RoutineTrigger, Weekday as HomeWeekday,
+    HomeEvent, RoutineDefined, RoutineEnabled, RoutineRan, RoutineTrigger, Weekday as HomeWeekday,
 };
 use steward_events::domain::inbox::{Correspondent, MessageEvent, MessageReceived, MessageSnoozed};
 use steward_events::domain::maintenance::{
@@ -1042,6 +1042,40 @@ fn a_routine_defined_or_run_sets_a_timer_for_its_next_run() {
         reactions[0].data["data"]["run_id"],
         "wake-up@2026-03-09T06:30:00Z"
     );
+}
+
+#[test]
+fn a_routine_switched_on_again_sets_a_timer_for_its_next_run() {
+    let enabled = recorded_in::<Home>(
+        "home-flat-12",
+        HomeEvent::RoutineEnabled(RoutineEnabled {
+            routine_id: "wake-up".into(),
+            version: 2,
+            next_run_at: Some(at("2026-03-09T06:30:00Z")),
+        }),
+        default_now(),
+    );
+    let reactions = react(&Timers, &enabled);
+    assert_eq!(reactions.len(), 1);
+    assert_eq!(
+        timer_command::<Home>(&reactions[0]),
+        HomeCommand::RunRoutine {
+            routine_id: "wake-up".into(),
+            version: 2,
+            run_id: "wake-up@2026-03-09T06:30:00Z".into(),
+        }
+    );
+    // Recorded before the event carried the version: no timer it could name.
+    let unversioned = recorded_in::<Home>(
+        "home-flat-12",
+        HomeEvent::RoutineEnabled(RoutineEnabled {
+            routine_id: "wake-up".into(),
+            version: 0,
+            next_run_at: Some(at("2026-03-09T06:30:00Z")),
+        }),
+        default_now(),
+    );
+    assert_eq!(react(&Timers, &unversioned), []);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! | event (stream) | timer id | at | command to the stream |
 //! |---|---|---|---|
 //! | `MessageSnoozed` (`message-<m>`) | `snooze-<m>-<until, Unix seconds>` | `until` | `EndSnooze {until}` |
-//! | `RoutineDefined`, `RoutineRan` (`home-<h>`) with `next_run_at` | `routine-<h>.<routine>-<Unix seconds>` | `next_run_at` | `RunRoutine {routine_id, version, run_id: <routine>@<instant>}` |
+//! | `RoutineDefined`, `RoutineEnabled`, `RoutineRan` (`home-<h>`) with `next_run_at` | `routine-<h>.<routine>-<Unix seconds>` | `next_run_at` | `RunRoutine {routine_id, version, run_id: <routine>@<instant>}` |
 //! | `MaintenanceTaskAdded`, `MaintenanceTaskDone` with `due_on`; `MaintenanceTaskFellDue` (its `overdue_on`) (`asset-<a>`) | `due-<a>-<yyyymmdd>` | 00:00 UTC that day | `CheckDue {}` |
 //! | `AppointmentRequested` with `respond_by` (`appointment-<p>`) | `expire-<p>-<Unix seconds>` | `respond_by` | `ExpireRequest {}` |
 //! | `GoalSet`, `GoalDeadlineAdjusted` (`goal-<g>`) | `pace-<g>-<yyyymmdd>-<deadline yyyymmdd>` | the next 00:00 UTC | `CheckPace {}` |
@@ -19,10 +19,8 @@
 //! - **Routines.** A redefinition due at the same instant moves the pending
 //!   timer to the new version (the id leaves the version out). The home does
 //!   nothing for a trigger of an older version, a disabled routine or a run
-//!   it already made. `RoutineEnabled` carries no definition version, and
-//!   `RunRoutine` needs one, so this saga cannot answer it: a routine
-//!   switched off and on again waits for its next redefinition unless the
-//!   event gains its version (a change to the home domain).
+//!   it already made. A routine switched on again (`RoutineEnabled`) gets a
+//!   timer for its next run too.
 //! - **Maintenance.** One timer per asset and day: `CheckDue` checks all of
 //!   the asset's tasks, so tasks due the same day share it.
 //! - **Goals.** `TimerFired` carries only the timer's id, so the pace timer's
@@ -40,7 +38,7 @@ use serde_json::{Value, json};
 use steward_events::domain::DomainEvent as _;
 use steward_events::domain::appointments::AppointmentRequested;
 use steward_events::domain::goals::{GoalDeadlineAdjusted, GoalSet};
-use steward_events::domain::home::{RoutineDefined, RoutineRan};
+use steward_events::domain::home::{RoutineDefined, RoutineEnabled, RoutineRan};
 use steward_events::domain::inbox::MessageSnoozed;
 use steward_events::domain::maintenance::{
     MaintenanceTaskAdded, MaintenanceTaskDone, MaintenanceTaskFellDue,
@@ -243,6 +241,7 @@ impl Saga for Timers {
         &[
             MessageSnoozed::EVENT_TYPE,
             RoutineDefined::EVENT_TYPE,
+            RoutineEnabled::EVENT_TYPE,
             RoutineRan::EVENT_TYPE,
             MaintenanceTaskAdded::EVENT_TYPE,
             MaintenanceTaskDone::EVENT_TYPE,
@@ -259,6 +258,9 @@ impl Saga for Timers {
         let reaction = match (category, event.event_type.as_str()) {
             (Message::CATEGORY, MessageSnoozed::EVENT_TYPE) => Self::snoozed(event),
             (Home::CATEGORY, RoutineDefined::EVENT_TYPE) => decode::<RoutineDefined>(event)
+                .and_then(|e| Self::routine_due(event, &e.routine_id, e.version, e.next_run_at)),
+            (Home::CATEGORY, RoutineEnabled::EVENT_TYPE) => decode::<RoutineEnabled>(event)
+                .filter(|e| e.version > 0)
                 .and_then(|e| Self::routine_due(event, &e.routine_id, e.version, e.next_run_at)),
             (Home::CATEGORY, RoutineRan::EVENT_TYPE) => decode::<RoutineRan>(event)
                 .and_then(|e| Self::routine_due(event, &e.routine_id, e.version, e.next_run_at)),

@@ -401,6 +401,11 @@ impl DomainEvent for RoutineDefined {
 pub struct RoutineEnabled {
     /// The routine.
     pub routine_id: String,
+    /// The routine's definition version, which its timer's `RunRoutine`
+    /// names (0 in events recorded before it was carried: no timer is set
+    /// for those).
+    #[serde(default)]
+    pub version: u32,
     /// When a time-of-day routine runs next; `None` for an event-triggered
     /// one.
     pub next_run_at: Option<DateTime<Utc>>,
