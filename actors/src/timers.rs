@@ -40,10 +40,14 @@ pub enum TimerCommand {
         data: Value,
     },
     /// The worker sent the command; records what came of it. Firing a timer
-    /// that fired or was cancelled changes nothing.
+    /// that fired or was cancelled, or that was moved to another time than
+    /// `due_at`, changes nothing.
     Fire {
         /// What became of the command.
         outcome: String,
+        /// The due time the worker fired (default: whatever is pending).
+        #[serde(default)]
+        due_at: Option<DateTime<Utc>>,
     },
     /// Call the timer off; nothing happens if it already fired.
     Cancel {},
@@ -117,7 +121,10 @@ impl Aggregate for Timer {
                     )),
                 }
             }
-            TimerCommand::Fire { outcome } => match &self.state {
+            TimerCommand::Fire { outcome, due_at } => match &self.state {
+                TimerState::Pending(pending) if due_at.is_some_and(|d| d != pending.due_at) => {
+                    Ok(Vec::new())
+                }
                 TimerState::Pending(pending) => {
                     ensure(pending.due_at <= context.now, "timer_not_due", || {
                         format!("the timer is due at {}", pending.due_at)

@@ -252,7 +252,14 @@ impl<A: Aggregate> Registry<A> {
                 Ok(Err(MailboxError::Closed)) => {
                     self.forget(&stream, &addr);
                 }
-                Ok(Err(MailboxError::Timeout)) | Err(_) => break,
+                // The command may still be waiting in the mailbox or be
+                // under way: its fate is unknown, not refused.
+                Ok(Err(MailboxError::Timeout)) | Err(_) => {
+                    return Err(HostError::OutcomeUnknown {
+                        stream,
+                        command_id: envelope.command_id.clone(),
+                    });
+                }
             }
         }
         Err(HostError::Busy { stream })

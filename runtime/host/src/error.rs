@@ -52,11 +52,23 @@ pub enum HostError {
     /// The actor system could not start.
     #[error("the actor host could not start: {0}")]
     Startup(String),
-    /// The actor's mailbox stayed full, or the host is shutting down.
-    #[error("`{stream}` is too busy to take the command now; retry later")]
+    /// The actor's stopped taking commands (the host is shutting down).
+    #[error("`{stream}` is not taking commands now; retry later")]
     Busy {
         /// The stream.
         stream: StreamId,
+    },
+    /// No answer came in time: the command may still be applied. Sending
+    /// it again under the same id is safe.
+    #[error(
+        "no answer from `{stream}` in time: the command may still be applied; \
+         send it again with command id `{command_id}` to learn its outcome"
+    )]
+    OutcomeUnknown {
+        /// The stream.
+        stream: StreamId,
+        /// The id to send it again under.
+        command_id: String,
     },
 }
 
@@ -71,6 +83,7 @@ impl HostError {
             HostError::Unreadable { .. }
             | HostError::Panicked { .. }
             | HostError::Busy { .. }
+            | HostError::OutcomeUnknown { .. }
             | HostError::Startup(_) => ErrorClass::Failure,
         }
     }

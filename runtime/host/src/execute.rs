@@ -59,20 +59,10 @@ pub(crate) async fn execute<A: Aggregate>(
     envelope: &CommandEnvelope,
     correlation_id: Uuid,
 ) -> (Option<Loaded<A>>, Result<Outcome, HostError>) {
-    let earlier = match shared.store.events_of_command(&envelope.command_id).await {
-        Ok(events) => events,
-        Err(error) => return (loaded, Err(error.into())),
-    };
-    if let Some(first) = earlier.first() {
-        let answer = if first.stream_id == *stream {
-            Ok(Outcome::duplicate(stream, envelope, &earlier))
-        } else {
-            Err(HostError::CommandIdReused {
-                command_id: envelope.command_id.clone(),
-                stream: first.stream_id.clone(),
-            })
-        };
-        return (loaded, answer);
+    match handled_before(shared, stream, envelope).await {
+        Ok(None) => {}
+        Ok(Some(answer)) => return (loaded, answer),
+        Err(error) => return (loaded, Err(error)),
     }
 
     let mut loaded = match loaded {
@@ -160,6 +150,13 @@ pub(crate) async fn execute<A: Aggregate>(
                 if let Err(error) = catch_up(shared, stream, &mut loaded).await {
                     return (None, Err(error));
                 }
+                // The writer that got in first may have been handling this
+                // very command (another actor or process it was sent to).
+                match handled_before(shared, stream, envelope).await {
+                    Ok(None) => {}
+                    Ok(Some(answer)) => return (Some(loaded), answer),
+                    Err(error) => return (Some(loaded), Err(error)),
+                }
             }
             Err(StoreError::WrongExpectedVersion { .. }) => {
                 return (
@@ -178,6 +175,27 @@ pub(crate) async fn execute<A: Aggregate>(
             }
         }
     }
+}
+
+/// The answer to a command already handled: its first result, or a refusal
+/// when its id was used for another stream.
+async fn handled_before(
+    shared: &Shared,
+    stream: &StreamId,
+    envelope: &CommandEnvelope,
+) -> Result<Option<Result<Outcome, HostError>>, HostError> {
+    let earlier = shared.store.events_of_command(&envelope.command_id).await?;
+    let Some(first) = earlier.first() else {
+        return Ok(None);
+    };
+    Ok(Some(if first.stream_id == *stream {
+        Ok(Outcome::duplicate(stream, envelope, &earlier))
+    } else {
+        Err(HostError::CommandIdReused {
+            command_id: envelope.command_id.clone(),
+            stream: first.stream_id.clone(),
+        })
+    }))
 }
 
 /// The aggregate's state from its stream: the newest readable snapshot of

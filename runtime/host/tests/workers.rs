@@ -289,7 +289,7 @@ async fn one_process_at_a_time_holds_a_lease_and_a_dead_holder_lets_it_go(backen
     }
     for (stop, task) in holders {
         stop.cancel();
-        task.await.expect("joins");
+        task.await.expect("joins").expect("the worker ran");
     }
 }
 

@@ -159,8 +159,8 @@ where
     F: FnMut(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), steward_host::HostError>>,
 {
-    hold_lease_and_run(store, lease, LeaseOptions::default(), shutdown, work).await;
-    (worker, Ok(()))
+    let ran = hold_lease_and_run(store, lease, LeaseOptions::default(), shutdown, work).await;
+    (worker, ran.map_err(anyhow::Error::from))
 }
 
 async fn wait_for_signal() {

@@ -27,23 +27,30 @@ impl Default for LeaseOptions {
     }
 }
 
+/// Consecutive failures of a worker after which it is given up.
+const MAX_FAILURES: u32 = 8;
+
 /// Runs `work` whenever this process holds the lease `name`, until `stop`.
 ///
 /// `work` is handed a token that is cancelled when the lease is lost (or
 /// `stop` comes); it should return soon after. A failed `work` gives the
-/// lease up and runs again later, so another process may take over.
+/// lease up (so another process may take over) and runs again after a
+/// pause that doubles with each failure in a row; after
+/// [`MAX_FAILURES`] in a row the last error is returned.
 pub async fn hold_lease_and_run<F, Fut>(
     store: Store,
     name: String,
     options: LeaseOptions,
     stop: CancellationToken,
     mut work: F,
-) where
+) -> Result<(), HostError>
+where
     F: FnMut(CancellationToken) -> Fut,
     Fut: Future<Output = Result<(), HostError>>,
 {
     let holder = Uuid::now_v7().to_string();
     let renew_every = options.ttl / 3;
+    let mut failures = 0;
     loop {
         // Wait for the lease.
         loop {
@@ -53,7 +60,7 @@ pub async fn hold_lease_and_run<F, Fut>(
                 Err(error) => tracing::warn!(lease = %name, %error, "could not ask for the lease"),
             }
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => return Ok(()),
                 () = tokio::time::sleep(renew_every) => {}
             }
         }
@@ -72,17 +79,26 @@ pub async fn hold_lease_and_run<F, Fut>(
             tracing::warn!(lease = %name, %error, "could not give the lease up; it will expire");
         }
         if stop.is_cancelled() {
-            return;
+            return Ok(());
         }
         let pause = match result {
-            Ok(()) => renew_every,
+            Ok(()) => {
+                failures = 0;
+                renew_every
+            }
             Err(error) => {
-                tracing::error!(lease = %name, %error, "worker failed; it runs again later");
-                options.retry_after
+                failures += 1;
+                if failures >= MAX_FAILURES {
+                    tracing::error!(lease = %name, %error, failures, "worker failed again: giving up");
+                    return Err(error);
+                }
+                let pause = options.retry_after * 2u32.pow(failures - 1);
+                tracing::error!(lease = %name, %error, ?pause, "worker failed; it runs again later");
+                pause
             }
         };
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => return Ok(()),
             () = tokio::time::sleep(pause) => {}
         }
     }
@@ -98,8 +114,19 @@ async fn renew(store: &Store, name: &str, holder: &str, ttl: Duration, lost: &Ca
             () = lost.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        match store.log().acquire_lease(name, holder, ttl).await {
-            Ok(true) => last_renewed = tokio::time::Instant::now(),
+        let asked = tokio::time::Instant::now();
+        // A renewal still unanswered when the lease would expire is lost.
+        let left = ttl.saturating_sub(last_renewed.elapsed());
+        let renewed = tokio::time::timeout(left, store.log().acquire_lease(name, holder, ttl))
+            .await
+            .unwrap_or_else(|_| {
+                Err(steward_events::StoreError::backend(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "renewing the lease took until it expired",
+                )))
+            });
+        match renewed {
+            Ok(true) => last_renewed = asked,
             Ok(false) => {
                 tracing::warn!(lease = %name, "the lease was taken over: stopping");
                 lost.cancel();

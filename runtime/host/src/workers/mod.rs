@@ -55,15 +55,23 @@ async fn send_patiently(
     }
 }
 
-/// A command's answer in a few words, as workers record it.
-fn describe(answer: &Result<Outcome, HostError>) -> String {
+/// What a worker records of a command's answer: the outcome in a few
+/// words when the answer is final (done, or refused by the domain or as
+/// input), or the error when it is not (the store failing, a conflict that
+/// outlasted the retries), which the worker must not record as done: it
+/// stops, and runs again later from its last record.
+fn settled(answer: Result<Outcome, HostError>) -> Result<String, HostError> {
     match answer {
-        Ok(outcome) if outcome.duplicate => "duplicate".to_owned(),
-        Ok(outcome) if outcome.events.is_empty() => "unchanged".to_owned(),
-        Ok(outcome) => format!("appended {}", outcome.events.len()),
-        Err(HostError::Rejected(rejection)) => {
-            format!("rejected ({}): {}", rejection.rule, rejection.message)
+        Ok(outcome) if outcome.duplicate => Ok("duplicate".to_owned()),
+        Ok(outcome) if outcome.events.is_empty() => Ok("unchanged".to_owned()),
+        Ok(outcome) => Ok(format!("appended {}", outcome.events.len())),
+        Err(HostError::Rejected(rejection)) => Ok(format!(
+            "rejected ({}): {}",
+            rejection.rule, rejection.message
+        )),
+        Err(error) if error.class() == steward_events::ErrorClass::InvalidInput => {
+            Ok(format!("refused: {error}"))
         }
-        Err(error) => format!("failed: {error}"),
+        Err(error) => Err(error),
     }
 }

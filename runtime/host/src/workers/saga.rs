@@ -14,7 +14,7 @@ use steward_events::{
 use steward_store_core::Store;
 use tokio_util::sync::CancellationToken;
 
-use super::{describe, send_patiently};
+use super::{send_patiently, settled};
 use crate::error::HostError;
 use crate::host::Host;
 
@@ -48,11 +48,12 @@ impl SagaWorker {
 
     /// Runs until `stop`, or until the store fails.
     pub async fn run(&self, stop: CancellationToken) -> Result<(), HostError> {
-        let mut after = self.resume_after().await?;
+        let (mut after, mut version) = self.resume_after().await?;
         let mut events = self.store.subscribe_all(after);
         let mut unrecorded = 0;
         loop {
             let event = tokio::select! {
+                biased;
                 () = stop.cancelled() => return Ok(()),
                 next = events.next() => match next {
                     Some(event) => event?,
@@ -70,7 +71,8 @@ impl SagaWorker {
             if reactions.is_empty() {
                 unrecorded += 1;
                 if unrecorded >= CHECKPOINT_EVERY {
-                    self.record(&SagaCheckpointed { position: after }, None)
+                    version = self
+                        .record(&SagaCheckpointed { position: after }, None, version)
                         .await?;
                     unrecorded = 0;
                 }
@@ -91,10 +93,7 @@ impl SagaWorker {
                 let Some(answer) = send_patiently(&self.host, envelope, &stop).await else {
                     return Ok(());
                 };
-                let outcome = describe(&answer);
-                if let Err(error) = &answer {
-                    tracing::warn!(saga = self.saga.name(), %command_id, %error, "a saga's command did not land");
-                }
+                let outcome = settled(answer)?;
                 commands.push(SagaCommand {
                     command_id,
                     stream_id: reaction.stream_id,
@@ -109,37 +108,41 @@ impl SagaWorker {
                 trigger_position: after,
                 commands,
             };
-            self.record(&reacted, Some(&event)).await?;
+            version = self.record(&reacted, Some(&event), version).await?;
             unrecorded = 0;
         }
     }
 
-    /// Where the saga's own stream says it got to.
-    async fn resume_after(&self) -> Result<Position, HostError> {
+    /// Where the saga's own stream says it got to, and the stream's version.
+    async fn resume_after(&self) -> Result<(Position, Option<u64>), HostError> {
         let Some(version) = self.store.stream_version(&self.stream).await? else {
-            return Ok(Position::ORIGIN);
+            return Ok((Position::ORIGIN, None));
         };
         let last = self
             .store
             .read_stream(&self.stream, version, Direction::Backward, 1)
             .await?;
-        match last.first() {
-            Some(recorded) => Ok(SagaEvent::from_recorded(recorded)
+        let position = match last.first() {
+            Some(recorded) => SagaEvent::from_recorded(recorded)
                 .map_err(|error| HostError::Unreadable {
                     stream: self.stream.clone(),
                     version,
                     reason: error.to_string(),
                 })?
-                .position()),
-            None => Ok(Position::ORIGIN),
-        }
+                .position(),
+            None => Position::ORIGIN,
+        };
+        Ok((position, Some(version)))
     }
 
+    /// Appends a record after `version`; another runner having written in
+    /// between (a lease taken over) is a conflict that stops this one.
     async fn record<E: DomainEvent>(
         &self,
         event: &E,
         trigger: Option<&RecordedEvent>,
-    ) -> Result<(), HostError> {
+        version: Option<u64>,
+    ) -> Result<Option<u64>, HostError> {
         let mut new = new_event(event).map_err(StoreError::backend)?;
         new.metadata = Metadata {
             correlation_id: trigger
@@ -149,9 +152,8 @@ impl SagaWorker {
             actor: format!("saga:{}", self.saga.name()),
             subjects: Vec::new(),
         };
-        self.store
-            .append(&self.stream, ExpectedVersion::Any, vec![new])
-            .await?;
-        Ok(())
+        let expected = version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+        let appended = self.store.append(&self.stream, expected, vec![new]).await?;
+        Ok(Some(appended.last_version))
     }
 }

@@ -20,7 +20,7 @@ use steward_store_core::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{describe, send_patiently};
+use super::{send_patiently, settled};
 use crate::error::HostError;
 use crate::host::Host;
 
@@ -66,6 +66,7 @@ impl TimerWorker {
                 }
             };
             tokio::select! {
+                biased;
                 () = stop.cancelled() => return Ok(()),
                 next = events.next() => {
                     let event = match next {
@@ -84,7 +85,9 @@ impl TimerWorker {
                         .collect();
                     due.sort_by_key(|p| p.scheduled.due_at);
                     for timer in due {
-                        if !self.fire(&timer, &stop).await? {
+                        // The lease may have been lost meanwhile: then the
+                        // next holder fires the rest.
+                        if stop.is_cancelled() || !self.fire(&timer, &stop).await? {
                             return Ok(());
                         }
                         pending.remove(&timer.scheduled.timer_id);
@@ -111,22 +114,29 @@ impl TimerWorker {
         let Some(answer) = send_patiently(&self.host, command, stop).await else {
             return Ok(false);
         };
-        let outcome = describe(&answer);
+        let outcome = settled(answer)?;
         tracing::info!(timer = %scheduled.timer_id, target = %scheduled.target, %outcome, "timer fired");
         let fired = CommandEnvelope {
             command_id: format!("timer-fired:{}:{due}", scheduled.timer_id),
             stream_id: StreamId::parse(format!("timer-{}", scheduled.timer_id))
                 .map_err(StoreError::from)?,
             command_type: "Fire".to_owned(),
-            data: json!({ "outcome": outcome }),
+            data: json!({ "outcome": outcome, "due_at": scheduled.due_at }),
             correlation_id: Some(timer.correlation_id),
             causation_id: Some(timer.event_id),
             actor: "system:timers".to_owned(),
         };
         match send_patiently(&self.host, fired, stop).await {
             None => Ok(false),
-            Some(Ok(_)) => Ok(true),
-            Some(Err(error)) => Err(error),
+            Some(answer) => {
+                // A timer moved meanwhile refuses or ignores this firing;
+                // the worker sees the move in the log and fires it anew.
+                let recorded = settled(answer)?;
+                if recorded.starts_with("rejected") {
+                    tracing::info!(timer = %scheduled.timer_id, %recorded, "the timer changed while firing");
+                }
+                Ok(true)
+            }
         }
     }
 }
