@@ -117,21 +117,26 @@ impl CommandEnvelope {
     /// The aggregate's typed command.
     pub fn typed<A: Aggregate>(&self) -> Result<A::Command, CommandError> {
         self.validate()?;
-        let known = command_types::<A>();
-        if !known.contains(&self.command_type) {
-            return Err(CommandError::UnknownCommand {
-                category: A::CATEGORY,
-                command_type: self.command_type.clone(),
-                known: known.join(", "),
-            });
-        }
         let tagged = serde_json::json!({
             "command_type": self.command_type,
             "data": self.data,
         });
-        serde_json::from_value(tagged).map_err(|error| CommandError::InvalidData {
-            command_type: self.command_type.clone(),
-            reason: error.to_string(),
+        serde_json::from_value(tagged).map_err(|error| {
+            // Only now list the command types (from the schema, which is
+            // not free) to tell an unknown command from bad data.
+            let known = command_types::<A>();
+            if known.contains(&self.command_type) {
+                CommandError::InvalidData {
+                    command_type: self.command_type.clone(),
+                    reason: error.to_string(),
+                }
+            } else {
+                CommandError::UnknownCommand {
+                    category: A::CATEGORY,
+                    command_type: self.command_type.clone(),
+                    known: known.join(", "),
+                }
+            }
         })
     }
 
