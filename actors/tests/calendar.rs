@@ -41,16 +41,8 @@ fn hours(day: Weekday, start: &str, end: &str) -> WeeklyHours {
 }
 
 fn weekdays(start: &str, end: &str) -> Vec<WeeklyHours> {
-    [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-    ]
-    .into_iter()
-    .map(|day| hours(day, start, end))
-    .collect()
+    let hours = hours(Weekday::Monday, start, end);
+    WeeklyHours::weekdays(hours.start, hours.end)
 }
 
 fn settings(zone: &str, before: u32, after: u32) -> CalendarEvent {

@@ -23,8 +23,7 @@ use steward_actors::travel::{ReservationStatus, Trip, TripCommand, parse_confirm
 use steward_actors::{Aggregate, CommandEnvelope, Context};
 use steward_events::domain::appointments::{AppointmentEvent, AppointmentRequested};
 use steward_events::domain::calendar::{
-    CalendarEvent, CalendarEventCancelled, CalendarEventScheduled, CalendarSettingsSet, Weekday,
-    WeeklyHours,
+    CalendarEvent, CalendarEventCancelled, CalendarEventScheduled, CalendarSettingsSet, WeeklyHours,
 };
 use steward_events::domain::goals::{
     GoalDeadlineAdjusted, GoalDirection, GoalEvent, GoalMeasure, GoalSet,
@@ -845,20 +844,7 @@ fn london_work_week() -> CalendarEvent {
     CalendarEvent::SettingsSet(CalendarSettingsSet {
         name: "Main".into(),
         time_zone: "Europe/London".into(),
-        working_hours: [
-            Weekday::Monday,
-            Weekday::Tuesday,
-            Weekday::Wednesday,
-            Weekday::Thursday,
-            Weekday::Friday,
-        ]
-        .into_iter()
-        .map(|day| WeeklyHours {
-            day,
-            start: nine,
-            end: five,
-        })
-        .collect(),
+        working_hours: WeeklyHours::weekdays(nine, five),
         buffer_before_minutes: 0,
         buffer_after_minutes: 0,
         focus_blocks: Vec::new(),

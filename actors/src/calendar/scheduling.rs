@@ -31,7 +31,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use steward_events::domain::calendar::{Weekday, WeeklyHours};
+use steward_events::domain::calendar::WeeklyHours;
 
 use super::Calendar;
 use super::time::{self, Buffers, Span};
@@ -84,20 +84,7 @@ impl Participant {
                 working_hours: Vec::new(),
             };
         };
-        let working_hours = [
-            Weekday::Monday,
-            Weekday::Tuesday,
-            Weekday::Wednesday,
-            Weekday::Thursday,
-            Weekday::Friday,
-        ]
-        .into_iter()
-        .map(|day| WeeklyHours {
-            day,
-            start: nine,
-            end: five,
-        })
-        .collect();
+        let working_hours = WeeklyHours::weekdays(nine, five);
         Self {
             time_zone,
             working_hours,

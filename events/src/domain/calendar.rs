@@ -88,6 +88,22 @@ pub struct WeeklyHours {
     pub end: NaiveTime,
 }
 
+impl WeeklyHours {
+    /// The same hours Monday to Friday.
+    pub fn weekdays(start: NaiveTime, end: NaiveTime) -> Vec<WeeklyHours> {
+        [
+            Weekday::Monday,
+            Weekday::Tuesday,
+            Weekday::Wednesday,
+            Weekday::Thursday,
+            Weekday::Friday,
+        ]
+        .into_iter()
+        .map(|day| WeeklyHours { day, start, end })
+        .collect()
+    }
+}
+
 /// A calendar's settings were set (all of them at once).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
