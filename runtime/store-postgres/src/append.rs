@@ -1,4 +1,5 @@
-//! Appends: one call of `steward_append`, and what a refusal means.
+//! Appends: one call of `steward_append` (or, for a single event,
+//! `steward_append_one`), and what a refusal means.
 //!
 //! The batch travels as one array per column. The function takes the gate
 //! lock, checks the stream's version, allocates positions and a timestamp
@@ -35,6 +36,11 @@ const TAKEN: &str = "SW002";
 
 const APPEND: &str = "SELECT o_first_version, o_first_position, o_last_position \
      FROM steward_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// The same for a batch of one, with scalar parameters: most appends are of
+/// one event, and the batch function's arrays cost a third of their time.
+const APPEND_ONE: &str = "SELECT o_first_version, o_first_position, o_last_position \
+     FROM steward_append_one($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
 /// A batch as the function's column arrays, in batch order.
 #[derive(Debug, Default, Clone)]
@@ -184,21 +190,48 @@ async fn call(
     count: u64,
 ) -> Result<Called, StoreError> {
     let mut conn = pool.acquire().await.map_err(query_failed)?;
-    let result = sqlx::query(APPEND)
-        .bind(stream)
-        .bind(expected)
-        .bind(columns.event_ids)
-        .bind(columns.types)
-        .bind(columns.schema_versions)
-        .bind(columns.data)
-        .bind(columns.personal)
-        .bind(columns.correlation_ids)
-        .bind(columns.causation_ids)
-        .bind(columns.command_ids)
-        .bind(columns.actors)
-        .bind(columns.subjects)
-        .fetch_one(&mut *conn)
-        .await;
+    let query = if count == 1 {
+        let subjects: Vec<String> = columns
+            .subjects
+            .first()
+            .and_then(Value::as_array)
+            .map(|subjects| {
+                subjects
+                    .iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut columns = columns;
+        sqlx::query(APPEND_ONE)
+            .bind(stream)
+            .bind(expected)
+            .bind(columns.event_ids.pop())
+            .bind(columns.types.pop())
+            .bind(columns.schema_versions.pop())
+            .bind(columns.data.pop())
+            .bind(columns.personal.pop().flatten())
+            .bind(columns.correlation_ids.pop())
+            .bind(columns.causation_ids.pop().flatten())
+            .bind(columns.command_ids.pop().flatten())
+            .bind(columns.actors.pop())
+            .bind(subjects)
+    } else {
+        sqlx::query(APPEND)
+            .bind(stream)
+            .bind(expected)
+            .bind(columns.event_ids)
+            .bind(columns.types)
+            .bind(columns.schema_versions)
+            .bind(columns.data)
+            .bind(columns.personal)
+            .bind(columns.correlation_ids)
+            .bind(columns.causation_ids)
+            .bind(columns.command_ids)
+            .bind(columns.actors)
+            .bind(columns.subjects)
+    };
+    let result = query.fetch_one(&mut *conn).await;
     let row = match result {
         Ok(row) => row,
         Err(error) => {
