@@ -109,6 +109,7 @@ impl<A: Aggregate> Handler<Execute<A>> for AggregateActor<A> {
         let loaded = self.loaded.take();
         let span = message.span.clone();
         let stream_name = self.stream.clone();
+        let command_id = message.envelope.command_id.clone();
         let latency = self
             .shared
             .metrics
@@ -137,8 +138,11 @@ impl<A: Aggregate> Handler<Execute<A>> for AggregateActor<A> {
                 Ok(done) => done,
                 Err(_) => (
                     None,
-                    Err(HostError::Panicked {
+                    // The task died outside the aggregate's code (which is
+                    // caught where it runs): whether it wrote is unknown.
+                    Err(HostError::OutcomeUnknown {
                         stream: stream_name,
+                        command_id,
                     }),
                 ),
             };

@@ -42,12 +42,18 @@ pub enum HostError {
         /// Why.
         reason: String,
     },
-    /// The aggregate's code panicked; its actor was restarted and nothing
-    /// was written.
-    #[error("the `{stream}` actor failed while deciding; nothing was written and it was restarted")]
+    /// The aggregate's code panicked; its actor was restarted empty.
+    #[error(
+        "the `{stream}` actor failed {}; it was restarted",
+        if *recorded { "after the command's events were recorded (the command is done)" }
+        else { "before anything was written" }
+    )]
     Panicked {
         /// The stream.
         stream: StreamId,
+        /// Whether the command's events had been appended when it failed
+        /// (folding them into the state panicked).
+        recorded: bool,
     },
     /// The actor system could not start.
     #[error("the actor host could not start: {0}")]

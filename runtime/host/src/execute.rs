@@ -85,20 +85,15 @@ pub(crate) async fn execute<A: Aggregate>(
                     None,
                     Err(HostError::Panicked {
                         stream: stream.clone(),
+                        recorded: false,
                     }),
                 );
             }
             Ok(Err(rejection)) => return (Some(loaded), Err(HostError::Rejected(rejection))),
             Ok(Ok(events)) if events.is_empty() => {
-                return (
-                    Some(loaded.clone()),
-                    Ok(Outcome::unchanged(
-                        stream,
-                        envelope,
-                        correlation_id,
-                        loaded.version,
-                    )),
-                );
+                let unchanged =
+                    Outcome::unchanged(stream, envelope, correlation_id, loaded.version);
+                return (Some(loaded), Ok(unchanged));
             }
             Ok(Ok(events)) => events,
         };
@@ -116,6 +111,7 @@ pub(crate) async fn execute<A: Aggregate>(
                         None,
                         Err(HostError::Panicked {
                             stream: stream.clone(),
+                            recorded: true,
                         }),
                     );
                 }
@@ -298,6 +294,7 @@ async fn catch_up<A: Aggregate>(
         if !fold(&mut loaded.state, &events) {
             return Err(HostError::Panicked {
                 stream: stream.clone(),
+                recorded: false,
             });
         }
         loaded.subjects.extend(
