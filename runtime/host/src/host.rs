@@ -350,7 +350,11 @@ impl Drop for ActorSystem {
             arbiter.stop();
         }
         self.system.stop();
-        if let Some(thread) = self.thread.take() {
+        // Waiting for the actors' thread would block an async caller's
+        // thread; stopped, it ends on its own.
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(thread) = self.thread.take()
+        {
             let _ = thread.join();
         }
     }
