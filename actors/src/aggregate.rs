@@ -93,6 +93,18 @@ pub fn ensure(
     }
 }
 
+/// `value` trimmed: a short text of at most 200 characters, refused under
+/// `rule` when blank (asking for the `what`) and under `too_long` when
+/// longer.
+pub fn short_text(value: &str, rule: &'static str, what: &str) -> Result<String, Rejection> {
+    let value = value.trim();
+    ensure(!value.is_empty(), rule, || format!("name the {what}"))?;
+    ensure(value.chars().count() <= 200, "too_long", || {
+        format!("a {what} has at most 200 characters")
+    })?;
+    Ok(value.to_owned())
+}
+
 /// Replays events from the default state.
 pub fn replay<'a, A: Aggregate>(events: impl IntoIterator<Item = &'a A::Event>) -> A {
     let mut state = A::default();

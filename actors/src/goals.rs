@@ -34,7 +34,7 @@ use steward_events::domain::goals::{
     GoalTargetAdjusted, GoalTargetReached,
 };
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, short_text};
 use crate::catalog::Visitor;
 
 /// Shows the domain's aggregates to `visitor`.
@@ -45,15 +45,6 @@ pub(crate) fn visit<V: Visitor>(visitor: &mut V) {
 /// How far the needed pace may exceed the observed one before a goal is at
 /// risk: 0.1 means the deadline needs more than 110 % of the pace so far.
 pub const AT_RISK_MARGIN: f64 = 0.1;
-
-fn text(value: &str, rule: &'static str, what: &str) -> Result<String, Rejection> {
-    let value = value.trim();
-    ensure(!value.is_empty(), rule, || format!("name the {what}"))?;
-    ensure(value.chars().count() <= 200, "too_long", || {
-        format!("a {what} has at most 200 characters")
-    })?;
-    Ok(value.to_owned())
-}
 
 fn number(value: f64, what: &str) -> Result<f64, Rejection> {
     ensure(value.is_finite(), "value_invalid", || {
@@ -319,8 +310,8 @@ impl Goal {
     }
 
     fn set(&self, goal: GoalSet) -> Result<Vec<GoalEvent>, Rejection> {
-        let title = text(&goal.title, "title_required", "goal")?;
-        let metric = text(&goal.metric, "metric_required", "metric")?;
+        let title = short_text(&goal.title, "title_required", "goal")?;
+        let metric = short_text(&goal.metric, "metric_required", "metric")?;
         let unit = goal.unit.trim().to_owned();
         ensure(unit.chars().count() <= 200, "too_long", || {
             "a unit has at most 200 characters".to_owned()

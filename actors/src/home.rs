@@ -39,7 +39,7 @@ use steward_events::domain::home::{
     SceneAction, SceneActivated, SceneDefined, SceneRemoved, ValueSpec,
 };
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, short_text};
 use crate::catalog::Visitor;
 
 /// Shows the domain's aggregates to `visitor`.
@@ -178,15 +178,6 @@ fn identifier(value: &str, what: &str) -> Result<String, Rejection> {
         "id_invalid",
         || format!("a {what} is 1 to 100 characters without white space, not `{value}`"),
     )?;
-    Ok(value.to_owned())
-}
-
-fn text(value: &str, rule: &'static str, what: &str) -> Result<String, Rejection> {
-    let value = value.trim();
-    ensure(!value.is_empty(), rule, || format!("name the {what}"))?;
-    ensure(value.chars().count() <= 200, "too_long", || {
-        format!("a {what} has at most 200 characters")
-    })?;
     Ok(value.to_owned())
 }
 
@@ -574,7 +565,7 @@ impl Home {
         inputs: Vec<CapabilityInput>,
     ) -> Result<Vec<HomeEvent>, Rejection> {
         let device_id = identifier(device_id, "device id")?;
-        let room = text(room, "room_required", "room")?;
+        let room = short_text(room, "room_required", "room")?;
         let mut capabilities: BTreeMap<String, Capability> = BTreeMap::new();
         for input in inputs {
             let attribute = attribute_name(input.attribute.trim())?;
@@ -702,7 +693,7 @@ impl Home {
         actions: Vec<SceneAction>,
     ) -> Result<Vec<HomeEvent>, Rejection> {
         let scene_id = identifier(scene_id, "scene id")?;
-        let name = text(name, "name_required", "scene's name")?;
+        let name = short_text(name, "name_required", "scene's name")?;
         ensure(!actions.is_empty(), "scene_empty", || {
             format!("scene `{scene_id}` asks no device for anything")
         })?;
@@ -743,7 +734,7 @@ impl Home {
         context: &Context,
     ) -> Result<Vec<HomeEvent>, Rejection> {
         let routine_id = identifier(routine_id, "routine id")?;
-        let name = text(name, "name_required", "routine's name")?;
+        let name = short_text(name, "name_required", "routine's name")?;
         let scene_id = scene_id.trim().to_owned();
         self.scene(&scene_id)?;
         let trigger = self.trigger(trigger)?;
@@ -914,7 +905,7 @@ impl Aggregate for Home {
             HomeCommand::MoveDevice { device_id, room } => {
                 let device_id = device_id.trim();
                 let device = self.device(device_id)?;
-                let room = text(&room, "room_required", "room")?;
+                let room = short_text(&room, "room_required", "room")?;
                 if device.room == room {
                     return Ok(Vec::new());
                 }

@@ -26,7 +26,7 @@ use steward_events::domain::maintenance::{
     MaintenanceTaskRemoved,
 };
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, short_text};
 use crate::catalog::Visitor;
 
 /// Shows the domain's aggregates to `visitor`.
@@ -39,15 +39,6 @@ pub const DEFAULT_GRACE_DAYS: u32 = 7;
 
 /// The longest grace a task may have, in days.
 pub const MAX_GRACE_DAYS: u32 = 365;
-
-fn text(value: &str, rule: &'static str, what: &str) -> Result<String, Rejection> {
-    let value = value.trim();
-    ensure(!value.is_empty(), rule, || format!("name the {what}"))?;
-    ensure(value.chars().count() <= 200, "too_long", || {
-        format!("a {what} has at most 200 characters")
-    })?;
-    Ok(value.to_owned())
-}
 
 /// Text that may be left out (blank counts as left out).
 fn optional_text(value: Option<String>, what: &str) -> Result<Option<String>, Rejection> {
@@ -311,8 +302,8 @@ impl Asset {
         usage_unit: Option<String>,
         context: &Context,
     ) -> Result<Vec<AssetEvent>, Rejection> {
-        let name = text(name, "name_required", "asset")?;
-        let kind = text(kind, "kind_required", "kind of asset")?.to_lowercase();
+        let name = short_text(name, "name_required", "asset")?;
+        let kind = short_text(kind, "kind_required", "kind of asset")?.to_lowercase();
         let location = optional_text(location, "location")?;
         let usage_unit = optional_text(usage_unit, "usage unit")?;
         if let Some(existing) = &self.registered {
@@ -355,7 +346,7 @@ impl Asset {
             "id_invalid",
             || format!("a task id is 1 to 100 characters without white space, not `{task_id}`"),
         )?;
-        let title = text(&title, "title_required", "task")?;
+        let title = short_text(&title, "title_required", "task")?;
         let interval = checked_interval(interval)?;
         let grace_days = grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
         ensure(grace_days <= MAX_GRACE_DAYS, "grace_invalid", || {
