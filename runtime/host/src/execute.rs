@@ -49,6 +49,17 @@ pub(crate) struct Loaded<A> {
     pub(crate) subjects: BTreeSet<SubjectId>,
 }
 
+impl<A: Aggregate> Loaded<A> {
+    /// The state before any event.
+    fn empty() -> Self {
+        Self {
+            state: A::default(),
+            version: None,
+            subjects: BTreeSet::new(),
+        }
+    }
+}
+
 /// Handles one command. Returns the state to keep (if it is known to match
 /// the stream) and the answer.
 pub(crate) async fn execute<A: Aggregate>(
@@ -200,11 +211,7 @@ pub(crate) async fn rehydrate<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
 ) -> Result<Loaded<A>, HostError> {
-    let mut loaded = Loaded {
-        state: A::default(),
-        version: None,
-        subjects: BTreeSet::new(),
-    };
+    let mut loaded = Loaded::empty();
     if let Some(policy) = &shared.snapshots {
         match policy.store.load(stream).await {
             Ok(Some(snapshot)) => {
@@ -236,11 +243,7 @@ pub(crate) async fn replay<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
 ) -> Result<Loaded<A>, HostError> {
-    let mut loaded = Loaded {
-        state: A::default(),
-        version: None,
-        subjects: BTreeSet::new(),
-    };
+    let mut loaded = Loaded::empty();
     catch_up(shared, stream, &mut loaded).await?;
     Ok(loaded)
 }

@@ -3,15 +3,13 @@
 //! subjects, so erasing any of them makes the snapshot unreadable (it is then
 //! ignored and the stream replayed, with the personal parts erased).
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use steward_events::{StoreError, StreamId, SubjectId};
 use uuid::Uuid;
 
-use crate::log::{SnapshotRow, StoredKey};
+use crate::log::SnapshotRow;
 use crate::seal::{self, SecretKey};
-use crate::store::{Store, unwrap_subject_key};
+use crate::store::Store;
 
 /// An aggregate's state after the event at `stream_version`.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,16 +74,8 @@ impl Store {
         let state = if row.subjects.is_empty() {
             row.state
         } else {
-            let mut keys: HashMap<SubjectId, SecretKey> = HashMap::new();
-            for (subject, stored) in self.vault().subject_keys(&row.subjects).await? {
-                match stored {
-                    StoredKey::Wrapped(wrapped) => {
-                        let key = unwrap_subject_key(self.master(), &wrapped, &subject)?;
-                        keys.insert(subject, key);
-                    }
-                    StoredKey::Erased => return Ok(None),
-                }
-            }
+            // An erased subject has no key left: the snapshot is unreadable.
+            let keys = self.keys_for_reading(&row.subjects).await?;
             let canonical = seal::canonical_subjects(&row.subjects);
             let Some(ordered) = canonical
                 .iter()

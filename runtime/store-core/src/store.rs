@@ -115,14 +115,6 @@ impl Store {
         &self.inner.log
     }
 
-    pub(crate) fn vault(&self) -> &Arc<dyn KeyVault> {
-        &self.inner.vault
-    }
-
-    pub(crate) fn master(&self) -> &MasterKey {
-        &self.inner.master
-    }
-
     /// Seals every plain personal part of a validated batch.
     async fn seal_batch(&self, events: &mut [NewEvent]) -> Result<(), StoreError> {
         let subjects: Vec<SubjectId> = events
@@ -199,6 +191,24 @@ impl Store {
         Ok(keys)
     }
 
+    /// The unwrapped keys of those of `subjects` that have not been erased.
+    pub(crate) async fn keys_for_reading(
+        &self,
+        subjects: &[SubjectId],
+    ) -> Result<HashMap<SubjectId, SecretKey>, StoreError> {
+        let mut keys = HashMap::new();
+        if subjects.is_empty() {
+            return Ok(keys);
+        }
+        for (subject, stored) in self.inner.vault.subject_keys(subjects).await? {
+            if let StoredKey::Wrapped(wrapped) = stored {
+                let key = unwrap_subject_key(&self.inner.master, &wrapped, &subject)?;
+                keys.insert(subject, key);
+            }
+        }
+        Ok(keys)
+    }
+
     /// Opens sealed personal parts (or marks them erased) and upcasts.
     async fn open_batch(&self, events: &mut [RecordedEvent]) -> Result<(), StoreError> {
         let mut subjects: Vec<SubjectId> = events
@@ -208,15 +218,7 @@ impl Store {
             .collect();
         subjects.sort();
         subjects.dedup();
-        let mut keys: HashMap<SubjectId, SecretKey> = HashMap::new();
-        if !subjects.is_empty() {
-            for (subject, stored) in self.inner.vault.subject_keys(&subjects).await? {
-                if let StoredKey::Wrapped(wrapped) = stored {
-                    let key = unwrap_subject_key(&self.inner.master, &wrapped, &subject)?;
-                    keys.insert(subject, key);
-                }
-            }
-        }
+        let keys = self.keys_for_reading(&subjects).await?;
         for event in events.iter_mut() {
             if let Some(Personal::Sealed(sealed)) = &event.personal {
                 event.personal = Some(open_personal(event, sealed, &keys)?);
@@ -244,7 +246,7 @@ impl Store {
 
 /// A stored subject key, unwrapped; a key that does not unwrap means the
 /// master key is not this store's.
-pub(crate) fn unwrap_subject_key(
+fn unwrap_subject_key(
     master: &MasterKey,
     wrapped: &[u8],
     subject: &SubjectId,
