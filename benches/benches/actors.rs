@@ -36,7 +36,9 @@ use steward_actors::calendar::{
 };
 use steward_actors::groceries::{ShoppingList, ShoppingListCommand};
 use steward_actors::{Aggregate, CommandEnvelope, Context};
-use steward_benches::{BenchDatabase, Row, median, percentile, print_table, thousands};
+use steward_benches::{
+    BenchDatabase, Row, median, percentile, postgres_store, print_table, thousands,
+};
 use steward_events::domain::EventSet as _;
 use steward_events::domain::calendar::{Weekday, WeeklyHours};
 use steward_events::domain::groceries::{
@@ -44,8 +46,7 @@ use steward_events::domain::groceries::{
 };
 use steward_events::{EventStore as _, ExpectedVersion, Metadata, NewEvent, StreamId};
 use steward_host::{Host, HostOptions, Outcome, Snapshot};
-use steward_store_core::{MasterKey, Store, StoreOptions};
-use steward_store_postgres::{PostgresOptions, PostgresStore};
+use steward_store_core::{MasterKey, Store};
 use steward_testkit::SqliteDir;
 use uuid::Uuid;
 
@@ -846,24 +847,6 @@ fn scheduling() -> anyhow::Result<Vec<Row>> {
 }
 
 // ------------------------------------------------------------------- main
-
-async fn postgres_store(url: &str, master: MasterKey) -> anyhow::Result<Store> {
-    let log = PostgresStore::connect(
-        url,
-        PostgresOptions {
-            max_connections: 16,
-            ..PostgresOptions::default()
-        },
-    )
-    .await?;
-    Ok(Store::open(
-        Arc::new(log.clone()),
-        Arc::new(log),
-        master,
-        StoreOptions::steward(),
-    )
-    .await?)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

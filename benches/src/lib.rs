@@ -6,10 +6,35 @@
 //! figure is measured next to a baseline in the same run, and the table
 //! reports the ratio; absolute figures are indicative only.
 
+pub mod workload;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::PgPool;
+use steward_store_core::{MasterKey, Store, StoreOptions};
+use steward_store_postgres::{PostgresOptions, PostgresStore};
+
+/// Steward's store on the PostgreSQL database at `url`, with room for
+/// many concurrent writers.
+pub async fn postgres_store(url: &str, master: MasterKey) -> anyhow::Result<Store> {
+    let log = PostgresStore::connect(
+        url,
+        PostgresOptions {
+            max_connections: 16,
+            ..PostgresOptions::default()
+        },
+    )
+    .await?;
+    Ok(Store::open(
+        Arc::new(log.clone()),
+        Arc::new(log),
+        master,
+        StoreOptions::steward(),
+    )
+    .await?)
+}
 
 /// A database created for one benchmark run and dropped after it.
 #[derive(Debug)]

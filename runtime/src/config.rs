@@ -41,6 +41,19 @@ pub struct Config {
     pub snapshot_every: u64,
     /// The calendar stream the sagas put travel and maintenance on.
     pub calendar: String,
+    /// Where the read models live: `postgres://…` or `sqlite://PATH`. Unset:
+    /// the event store's PostgreSQL database, or `read-models.db` in
+    /// `data_dir` otherwise (a SQLite file of their own, so projecting never
+    /// holds up appends).
+    pub read_models_url: Option<String>,
+    /// The person's time zone (IANA name), for days in the agenda.
+    pub time_zone: String,
+    /// The most events a projection applies in one transaction while it
+    /// catches up.
+    pub projection_batch: usize,
+    /// How long a background worker's lease lasts unless renewed, in
+    /// seconds: how soon another process takes over from one that died.
+    pub lease_seconds: u64,
 }
 
 /// How logs are written.
@@ -67,6 +80,10 @@ impl Default for Config {
             owner: "owner".to_owned(),
             snapshot_every: 100,
             calendar: "calendar-main".to_owned(),
+            read_models_url: None,
+            time_zone: "UTC".to_owned(),
+            projection_batch: 500,
+            lease_seconds: 15,
         }
     }
 }
@@ -84,6 +101,10 @@ const KEYS: &[&str] = &[
     "owner",
     "snapshot_every",
     "calendar",
+    "read_models_url",
+    "time_zone",
+    "projection_batch",
+    "lease_seconds",
 ];
 
 /// A configuration that could not be read.
@@ -112,6 +133,30 @@ impl Config {
             }))
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// Where the read models live (see [`Config::read_models_url`]).
+    pub fn read_models_url(&self) -> String {
+        if let Some(url) = &self.read_models_url {
+            return url.clone();
+        }
+        match &self.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.clone()
+            }
+            _ => format!(
+                "sqlite://{}",
+                self.data_dir.join("read-models.db").display()
+            ),
+        }
+    }
+
+    /// The leases of background workers.
+    pub fn lease_options(&self) -> steward_host::workers::LeaseOptions {
+        steward_host::workers::LeaseOptions {
+            ttl: std::time::Duration::from_secs(self.lease_seconds.max(1)),
+            ..steward_host::workers::LeaseOptions::default()
+        }
     }
 
     /// Where the embedded SQLite database file is.
@@ -179,6 +224,20 @@ mod tests {
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config, Config::default());
             assert_eq!(config.sqlite_path(), PathBuf::from("data/steward.db"));
+            assert_eq!(config.read_models_url(), "sqlite://data/read-models.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn read_models_follow_a_postgres_store_unless_set() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://127.0.0.1/steward");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.read_models_url(), "postgres://127.0.0.1/steward");
+            jail.set_env("STEWARD_READ_MODELS_URL", "sqlite:///var/lib/steward/rm.db");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.read_models_url(), "sqlite:///var/lib/steward/rm.db");
             Ok(())
         });
     }

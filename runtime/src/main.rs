@@ -11,6 +11,9 @@ async fn main() -> ExitCode {
     // With the KurrentDB client built in, rustls has two crypto providers
     // and would refuse to pick one for TLS to NATS or PostgreSQL.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Test builds only: crash points named in `FAILPOINTS`.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     match cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

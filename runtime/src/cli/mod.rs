@@ -2,6 +2,7 @@
 
 mod command;
 mod events;
+mod projections;
 mod serve;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ pub enum Command {
     /// printed), 2 bad input, 3 unresolved conflict, 4 rejected by the
     /// domain (the rule broken is named).
     Command(Box<command::CommandArgs>),
+    /// The read models: status, catching up, rebuilds, retries, replays.
+    #[command(subcommand)]
+    Projections(Box<projections::ProjectionsCommand>),
     /// Run Steward's long-lived workers (the bus relay when NATS is configured).
     Serve,
     /// Erase a data subject: destroy their key, so their personal data reads as
@@ -111,6 +115,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Events(command) => events::run(*command, &open(&config).await?).await,
         Command::Command(args) => command::run(*args, &config, open(&config).await?).await,
+        Command::Projections(command) => {
+            projections::run(*command, &config, open(&config).await?).await
+        }
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;

@@ -5,15 +5,17 @@ use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
 use steward_bus::{Relay, RelayConfig};
-use steward_events::{StreamId, SubjectId};
+use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
+use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Failure;
 use crate::config::Config;
 use crate::open::Opened;
+use crate::read_models::{lease_name, open_read_models, projections, runner_options};
 
 /// The actor host every worker of `serve` sends its commands through.
 pub(super) fn start_host(
@@ -37,7 +39,7 @@ pub(super) fn start_host(
 }
 
 /// Hosts Steward's workers until interrupted (Ctrl-C or SIGTERM): the timer
-/// worker, one runner per saga, and the NATS relay when `nats_url` is
+/// worker, one runner per saga, one per projection, and the NATS relay when `nats_url` is
 /// configured, each under a lease so that a second `serve` on the same
 /// store waits instead of doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
@@ -54,6 +56,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         "timer worker",
         opened.store.clone(),
         TimerWorker::LEASE.to_owned(),
+        config.lease_options(),
         shutdown.clone(),
         move |lost| {
             let timers = Arc::clone(&timers);
@@ -72,10 +75,47 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             "saga runner",
             opened.store.clone(),
             lease,
+            config.lease_options(),
             shutdown.clone(),
             move |lost| {
                 let worker = Arc::clone(&worker);
                 async move { worker.run(lost).await }
+            },
+        ));
+    }
+    let read_models = open_read_models(config)
+        .await
+        .map_err(|e| Failure::Other(anyhow::Error::from(e).context("read-model database")))?;
+    // Until the HTTP server exposes it, the registry only collects.
+    let metrics = ProjectionMetrics::new(&prometheus::Registry::new())
+        .map_err(|e| Failure::Other(e.into()))?;
+    // Projections catching up together read each page of the log once.
+    let events: Arc<dyn EventStore> = Arc::new(SharedReads::new(Arc::new(opened.store.clone())));
+    for projection in projections(config).map_err(|e| Failure::Input(e.to_string()))? {
+        let lease = lease_name(projection.as_ref());
+        let runner = Arc::new(
+            ProjectionRunner::new(
+                read_models.clone(),
+                Arc::clone(&events),
+                projection,
+                runner_options(config),
+            )
+            .with_metrics(metrics.clone()),
+        );
+        workers.spawn(leased(
+            "projection runner",
+            opened.store.clone(),
+            lease,
+            config.lease_options(),
+            shutdown.clone(),
+            move |lost| {
+                let runner = Arc::clone(&runner);
+                async move {
+                    runner
+                        .run(lost)
+                        .await
+                        .map_err(|e| steward_host::HostError::Startup(e.to_string()))
+                }
             },
         ));
     }
@@ -92,6 +132,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
                 "nats relay",
                 opened.store.clone(),
                 "relay".to_owned(),
+                config.lease_options(),
                 shutdown.clone(),
                 move |lost| {
                     let relay = Relay::new(log.clone(), relay_config.clone());
@@ -152,6 +193,7 @@ async fn leased<F, Fut>(
     worker: &'static str,
     store: steward_store_core::Store,
     lease: String,
+    options: LeaseOptions,
     shutdown: CancellationToken,
     work: F,
 ) -> (&'static str, anyhow::Result<()>)
@@ -159,7 +201,7 @@ where
     F: FnMut(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), steward_host::HostError>>,
 {
-    let ran = hold_lease_and_run(store, lease, LeaseOptions::default(), shutdown, work).await;
+    let ran = hold_lease_and_run(store, lease, options, shutdown, work).await;
     (worker, ran.map_err(anyhow::Error::from))
 }
 

@@ -104,6 +104,49 @@ where
     }
 }
 
+/// Runs `work` once when the lease `name` is free, holding it meanwhile;
+/// `None` if another process still holds it after one lease's time to live
+/// (long enough for the lease of a holder that died to expire). For
+/// one-off jobs (a CLI catching a read model up) that must not run beside
+/// the long-running worker.
+///
+/// `work` is handed a token that is cancelled if the lease is lost.
+pub async fn run_once_under_lease<F, Fut, T>(
+    store: &Store,
+    name: &str,
+    options: &LeaseOptions,
+    work: F,
+) -> Result<Option<T>, HostError>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let holder = Uuid::now_v7().to_string();
+    let give_up = tokio::time::Instant::now() + options.ttl + options.ttl / 3;
+    while !store
+        .log()
+        .acquire_lease(name, &holder, options.ttl)
+        .await
+        .map_err(HostError::Store)?
+    {
+        if tokio::time::Instant::now() >= give_up {
+            return Ok(None);
+        }
+        tokio::time::sleep(options.ttl / 10).await;
+    }
+    let lost = CancellationToken::new();
+    let working = async {
+        let result = work(lost.clone()).await;
+        lost.cancel();
+        result
+    };
+    let (result, ()) = tokio::join!(working, renew(store, name, &holder, options.ttl, &lost));
+    if let Err(error) = store.log().release_lease(name, &holder).await {
+        tracing::warn!(lease = %name, %error, "could not give the lease up; it will expire");
+    }
+    Ok(Some(result))
+}
+
 /// Renews the lease until it is lost or `lost` is cancelled; cancels `lost`
 /// when the lease is gone or cannot be renewed before it expires.
 async fn renew(store: &Store, name: &str, holder: &str, ttl: Duration, lost: &CancellationToken) {

@@ -3,7 +3,8 @@
 //!
 //! - [`hold_lease_and_run`]: runs a worker only while this process holds
 //!   its lease, renewing it; a holder that dies lets it expire and another
-//!   process takes over.
+//!   process takes over; [`run_once_under_lease`] runs a one-off job only
+//!   if no one holds the lease.
 //! - [`SagaWorker`]: feeds the log to a saga and sends its reactions.
 //! - [`TimerWorker`]: sends each timer's command when it falls due.
 
@@ -11,7 +12,7 @@ mod lease;
 mod saga;
 mod timers;
 
-pub use lease::{LeaseOptions, hold_lease_and_run};
+pub use lease::{LeaseOptions, hold_lease_and_run, run_once_under_lease};
 pub use saga::SagaWorker;
 pub use timers::TimerWorker;
 

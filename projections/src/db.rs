@@ -1,0 +1,109 @@
+//! The read-model database: PostgreSQL or SQLite behind one pool, so that
+//! every projection is written once and runs on both.
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::ProjectionError;
+
+/// Which SQL the read-model database speaks, for the few statements that
+/// differ (full-text search, upserts of generated columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// A connection pool to the read-model database, with its catalog in place.
+#[derive(Debug, Clone)]
+pub struct ReadDb {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl ReadDb {
+    /// Connects to `url` (`postgres://…`, or `sqlite://path`, created if
+    /// missing) and brings its catalog up to date.
+    pub async fn connect(url: &str) -> Result<Self, ProjectionError> {
+        let dialect = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else {
+            return Err(ProjectionError::UnsupportedUrl {
+                url: url.to_owned(),
+            });
+        };
+        install_default_drivers();
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // Durable at checkpoints rather than per commit, as
+                        // the event store does: a read model can be rebuilt.
+                        connection.execute("PRAGMA synchronous = NORMAL").await?;
+                        // Projections take turns writing; a catching-up one
+                        // holds the lock for a whole batch.
+                        connection.execute("PRAGMA busy_timeout = 30000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        if dialect == Dialect::Sqlite {
+            // Readers beside the one writer; the mode sticks to the file.
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        let db = Self { pool, dialect };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// The pool, for queries on read models.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a transaction that reads first and
+    /// writes later fails outright, without waiting, if another writer
+    /// committed in between, and several projections write side by side.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// The SQL the database speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn migrate(&self) -> Result<(), ProjectionError> {
+        // The read models may share a PostgreSQL database with the event
+        // store, whose migrations keep sqlx's default table.
+        const TABLE: &str = "_steward_read_model_migrations";
+        let mut migrator = match self.dialect {
+            Dialect::Postgres => sqlx::migrate!("../schemas/read-models/postgres"),
+            Dialect::Sqlite => sqlx::migrate!("../schemas/read-models/sqlite"),
+        };
+        migrator.dangerous_set_table_name(TABLE);
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,22 @@
+//! The vector memory: text-bearing events embedded with a local model and
+//! searched through an approximate-nearest-neighbour index.
+//!
+//! - [`Embedder`] turns texts into unit-length [`Embedding`]s with
+//!   all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) run by ONNX Runtime, from
+//!   files named by an [`EmbedderConfig`] (`ops/dev/models.sh` installs them).
+//! - [`VectorIndex`] finds the nearest embeddings to a query among many,
+//!   keyed by `u64`; it removes entries for erasure and saves to bytes.
+//! - [`MemoryError`] is what either can fail with.
+
+mod embedder;
+mod embedding;
+mod error;
+mod index;
+
+pub use embedder::{
+    DEFAULT_MODEL_ID, Embedder, EmbedderConfig, MODEL_VARIABLE, RUNTIME_LIBRARY_VARIABLE,
+    TOKENIZER_VARIABLE,
+};
+pub use embedding::Embedding;
+pub use error::MemoryError;
+pub use index::{IndexOptions, Neighbour, VectorIndex};

@@ -1,0 +1,172 @@
+//! The timeline index: filters, cursor paging, full text, erasure.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use steward_events::{EventStore as _, SubjectId};
+use steward_projections::read_models::timeline::{self, Timeline, TimelineFilter};
+use steward_projections::{ReadDb, live_tables};
+
+use crate::support::{Fixture, on_both_backends};
+
+on_both_backends!(
+    filters_page_newest_first_with_a_cursor,
+    full_text_finds_data_and_personal_words,
+    an_erased_subject_is_no_longer_found_by_their_personal_data,
+);
+
+async fn search(db: &ReadDb, filter: TimelineFilter) -> Vec<String> {
+    let tables = live_tables(db, "timeline").await.expect("built");
+    timeline::query(db, &tables, &filter, None, 100)
+        .await
+        .expect("query")
+        .entries
+        .into_iter()
+        .map(|entry| entry.event_id)
+        .collect()
+}
+
+async fn catch_up(f: &Fixture) {
+    f.runner(Arc::new(Timeline))
+        .catch_up()
+        .await
+        .expect("caught up");
+}
+
+async fn filters_page_newest_first_with_a_cursor(f: Fixture) {
+    let mut ids = Vec::new();
+    for n in 0..9 {
+        let stream = if n % 3 == 0 { "trip-1" } else { "message-7" };
+        let event_type = if n % 2 == 0 { "Received" } else { "Triaged" };
+        ids.push(
+            f.append(stream, event_type, json!({"n": n}))
+                .await
+                .event_id
+                .to_string(),
+        );
+    }
+    catch_up(&f).await;
+    let tables = live_tables(&f.db, "timeline").await.expect("built");
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = timeline::query(&f.db, &tables, &TimelineFilter::default(), cursor, 4)
+            .await
+            .expect("page");
+        seen.extend(page.entries.iter().map(|e| e.event_id.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let newest_first: Vec<_> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first);
+
+    let trips = search(
+        &f.db,
+        TimelineFilter {
+            category: Some("trip".to_owned()),
+            ..TimelineFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(trips, [ids[6].clone(), ids[3].clone(), ids[0].clone()]);
+    let received_in_stream = search(
+        &f.db,
+        TimelineFilter {
+            stream: Some("message-7".to_owned()),
+            event_type: Some("Received".to_owned()),
+            ..TimelineFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        received_in_stream,
+        [ids[8].clone(), ids[4].clone(), ids[2].clone()]
+    );
+    let by_actor = search(
+        &f.db,
+        TimelineFilter {
+            actor: Some("user:bob".to_owned()),
+            ..TimelineFilter::default()
+        },
+    )
+    .await;
+    assert!(by_actor.is_empty());
+}
+
+async fn full_text_finds_data_and_personal_words(f: Fixture) {
+    let lunch = f
+        .append(
+            "message-1",
+            "Received",
+            json!({"subject": "Lunch on Friday?"}),
+        )
+        .await;
+    let invoice = f
+        .append_personal(
+            "message-2",
+            "Received",
+            json!({"subject": "Invoice"}),
+            json!({"from": "Dana Whitfield"}),
+            "dana",
+        )
+        .await;
+    catch_up(&f).await;
+    let text = |words: &str| TimelineFilter {
+        text: Some(words.to_owned()),
+        ..TimelineFilter::default()
+    };
+    assert_eq!(
+        search(&f.db, text("friday")).await,
+        [lunch.event_id.to_string()]
+    );
+    assert_eq!(
+        search(&f.db, text("invoice Whitfield")).await,
+        [invoice.event_id.to_string()]
+    );
+    assert!(search(&f.db, text("invoice friday")).await.is_empty());
+    // Query syntax in what people type is just text.
+    assert!(search(&f.db, text("\"Lunch OR (*")).await.is_empty());
+}
+
+async fn an_erased_subject_is_no_longer_found_by_their_personal_data(f: Fixture) {
+    let invoice = f
+        .append_personal(
+            "message-2",
+            "Received",
+            json!({"subject": "Invoice"}),
+            json!({"from": "Dana Whitfield"}),
+            "dana",
+        )
+        .await;
+    catch_up(&f).await;
+    let whitfield = TimelineFilter {
+        text: Some("Whitfield".to_owned()),
+        ..TimelineFilter::default()
+    };
+    assert_eq!(
+        search(&f.db, whitfield.clone()).await,
+        [invoice.event_id.to_string()]
+    );
+
+    f.store
+        .erase_subject(&SubjectId::parse("dana").expect("id"), "user:alice")
+        .await
+        .expect("erased");
+    catch_up(&f).await;
+    assert!(search(&f.db, whitfield.clone()).await.is_empty());
+    // The event itself is still in the timeline, found by its public data.
+    let public = TimelineFilter {
+        text: Some("invoice".to_owned()),
+        ..TimelineFilter::default()
+    };
+    assert_eq!(search(&f.db, public).await, [invoice.event_id.to_string()]);
+    // A rebuild from the log never sees the erased data either.
+    steward_projections::catalog::request(&f.db, "timeline", steward_projections::Request::Rebuild)
+        .await
+        .expect("request");
+    catch_up(&f).await;
+    assert!(search(&f.db, whitfield).await.is_empty());
+}
