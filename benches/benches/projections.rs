@@ -13,7 +13,8 @@
 //! append to its delivery by `subscribe_all`.
 //!
 //! `STEWARD_BENCH_SCALE` (default 1) scales the log (1,000,000 events at 1);
-//! `STEWARD_BENCH_PG_URL` names the server.
+//! `STEWARD_BENCH_PG_URL` names the server; `STEWARD_BENCH_PROJECTIONS`
+//! (comma-separated names) runs only those projections.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,15 @@ const WRITERS: usize = 8;
 /// Appends per second while measuring the live lag (about five events each).
 const LIVE_APPENDS_PER_SECOND: u64 = 200;
 const LIVE_SECONDS: u64 = 10;
+
+/// The projections measured: all, or those `STEWARD_BENCH_PROJECTIONS` names.
+fn chosen() -> Vec<Arc<dyn steward_projections::Projection>> {
+    let only = std::env::var("STEWARD_BENCH_PROJECTIONS").unwrap_or_default();
+    steward_projections()
+        .into_iter()
+        .filter(|p| only.is_empty() || only.split(',').any(|name| name.trim() == p.name()))
+        .collect()
+}
 
 fn scaled(n: usize) -> usize {
     let scale: f64 = std::env::var("STEWARD_BENCH_SCALE")
@@ -94,7 +104,7 @@ async fn rebuild_all(store: &Store, db: &ReadDb, events: usize) -> anyhow::Resul
     let started = Instant::now();
     let shared: Arc<dyn EventStore> = Arc::new(SharedReads::new(Arc::new(store.clone())));
     let mut runners = Vec::new();
-    for projection in steward_projections() {
+    for projection in chosen() {
         let name = projection.name();
         let runner = ProjectionRunner::new(
             db.clone(),
@@ -121,7 +131,7 @@ async fn rebuild_all(store: &Store, db: &ReadDb, events: usize) -> anyhow::Resul
 async fn live_lag(store: &Store, db: &ReadDb) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let stop = CancellationToken::new();
     let mut running = Vec::new();
-    for projection in steward_projections() {
+    for projection in chosen() {
         let runner = ProjectionRunner::new(
             db.clone(),
             Arc::new(store.clone()),
@@ -228,8 +238,8 @@ async fn backend(
     let rebuilt = rebuild_all(store, db, events).await?;
     rows.push(Row {
         measure: format!(
-            "{name}: rebuild all {} read models from {} events (events/s)",
-            steward_projections().len(),
+            "{name}: rebuild {} read models from {} events (events/s)",
+            chosen().len(),
             thousands(events as f64)
         ),
         steward: thousands(rebuilt),

@@ -295,13 +295,20 @@ pub(crate) async fn record_failure(
     })
 }
 
-/// Makes `generation` the one readers use, retiring the previous one, in
-/// one transaction: a reader sees either the old tables or the new ones.
+/// Creates `generation`'s deferred indexes and makes it the one readers
+/// use, retiring the previous one, in one transaction: a reader sees either
+/// the old tables or the new ones, indexed.
 pub(crate) async fn promote(
     db: &ReadDb,
     generation: &Generation,
+    indexes: Vec<String>,
 ) -> Result<Generation, ProjectionError> {
     let mut tx = db.begin_write().await?;
+    for statement in &indexes {
+        sqlx::query(AssertSqlSafe(statement.as_str()))
+            .execute(&mut *tx)
+            .await?;
+    }
     let now = now_ms();
     sqlx::query(
         "UPDATE projection_generations SET state = $1, updated_at_ms = $2 \
@@ -371,7 +378,7 @@ pub async fn request(
 }
 
 /// Whether `request` is pending for `projection`.
-pub(crate) async fn is_requested(
+pub async fn is_requested(
     db: &ReadDb,
     projection: &str,
     request: Request,

@@ -3,8 +3,11 @@
 
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::ProjectionError;
 
@@ -23,6 +26,44 @@ pub enum Dialect {
 pub struct ReadDb {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite has one writer at a time, and its busy handler lets whoever
+    /// retries at the right moment win: a projection rebuilding batch after
+    /// batch would starve the others. Writers of this process queue here,
+    /// first come first served.
+    writers: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction, holding this process's turn to write on SQLite.
+/// Dereferences to the connection; commit or roll back as a transaction.
+pub struct WriteTransaction {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    /// Commits, then lets the next writer go.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then lets the next writer go.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 impl ReadDb {
@@ -68,7 +109,11 @@ impl ReadDb {
             // Readers beside the one writer; the mode sticks to the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
-        let db = Self { pool, dialect };
+        let db = Self {
+            pool,
+            dialect,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -82,10 +127,19 @@ impl ReadDb {
     /// lock at once (`BEGIN IMMEDIATE`): a transaction that reads first and
     /// writes later fails outright, without waiting, if another writer
     /// committed in between, and several projections write side by side.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sqlx::Error> {
         match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+            Dialect::Sqlite => {
+                let turn = Arc::clone(&self.writers).lock_owned().await;
+                Ok(WriteTransaction {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Dialect::Postgres => Ok(WriteTransaction {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
     }
 

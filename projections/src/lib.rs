@@ -34,7 +34,7 @@ mod tables;
 use std::sync::Arc;
 
 pub use catalog::{Failure, Generation, GenerationState, Request};
-pub use db::{Dialect, ReadDb};
+pub use db::{Dialect, ReadDb, WriteTransaction};
 pub use error::{ApplyError, ProjectionError};
 pub use inspect::table_rows;
 pub use memory::{Embedder, EmbedderConfig, Embedding, MemoryError, VectorIndex};

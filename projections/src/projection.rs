@@ -38,8 +38,17 @@ pub trait Projection: Send + Sync + 'static {
     /// The logical names of its tables, so a copy of them can be dropped.
     fn tables(&self) -> &'static [&'static str];
 
-    /// The statements that create one copy of its tables and indexes.
+    /// The statements that create one copy of its tables (and the indexes
+    /// its `apply` needs to find rows).
     fn create(&self, dialect: Dialect, tables: &Tables) -> Vec<String>;
+
+    /// Indexes only readers need, created when a new copy has caught up
+    /// with the log, just before readers get it: building an index over a
+    /// million rows at once is much faster than keeping it up to date while
+    /// they go in one batch at a time.
+    fn create_indexes(&self, _dialect: Dialect, _tables: &Tables) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Applies one event to the tables in `cx`.
     async fn apply(

@@ -164,6 +164,16 @@ impl Replay {
                 break;
             }
         }
+        let mut tx = self.db.begin_write().await?;
+        for statement in self
+            .projection
+            .create_indexes(self.db.dialect(), &self.tables)
+        {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

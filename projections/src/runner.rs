@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
+use futures::future::OptionFuture;
 use steward_events::{EventStore, Position, RecordedEvent};
 use tokio_util::sync::CancellationToken;
 
@@ -43,9 +44,12 @@ impl Default for RunnerOptions {
 /// Why following the log ended.
 enum Followed {
     Stopped,
-    RebuildRequested,
+    /// A rebuilt generation is live now.
+    Swapped,
     Failed,
 }
+
+type BuildResult = Result<Generation, ProjectionError>;
 
 /// What applying a batch came to.
 enum Batch {
@@ -55,6 +59,7 @@ enum Batch {
 }
 
 /// Runs one projection against one event store and read-model database.
+#[derive(Clone)]
 pub struct ProjectionRunner {
     db: ReadDb,
     store: Arc<dyn EventStore>,
@@ -99,8 +104,14 @@ impl ProjectionRunner {
     /// stops it there, recorded, until a retry is asked for or `stop`.
     #[tracing::instrument(skip_all, fields(projection = self.name()), err)]
     pub async fn run(&self, stop: CancellationToken) -> Result<(), ProjectionError> {
+        // A rebuild asked for while live is built beside the live
+        // generation, which keeps following the log (see `follow`); one
+        // asked for while stopped at a failure is built at once.
+        let mut rebuild_now = false;
         loop {
-            let current = self.current_generation(&stop).await?;
+            let current = self
+                .current_generation(&stop, std::mem::take(&mut rebuild_now))
+                .await?;
             if stop.is_cancelled() {
                 return Ok(());
             }
@@ -113,11 +124,12 @@ impl ProjectionRunner {
             };
             match followed {
                 Followed::Stopped => return Ok(()),
-                Followed::RebuildRequested => {}
+                Followed::Swapped => {}
                 Followed::Failed => {
                     if !self.wait_for_retry(&stop).await? {
                         return Ok(());
                     }
+                    rebuild_now = true;
                 }
             }
         }
@@ -138,41 +150,50 @@ impl ProjectionRunner {
         &self,
         stop: &CancellationToken,
     ) -> Result<Generation, ProjectionError> {
-        let current = self.current_generation(stop).await?;
+        let current = self.current_generation(stop, true).await?;
         let caught_up = self.build_until_caught_up(current, stop).await?;
         self.promote_if_caught_up(caught_up).await
     }
 
     /// The live generation, after building a new one first if there is none
-    /// yet, its version is not this code's, or a rebuild was asked for. If
-    /// `stop` comes during a build, the unfinished generation is returned.
+    /// yet, its version is not this code's, or (with `honour_requests`) a
+    /// rebuild was asked for. If `stop` comes during a build, the
+    /// unfinished generation is returned.
     async fn current_generation(
         &self,
         stop: &CancellationToken,
+        honour_requests: bool,
     ) -> Result<Generation, ProjectionError> {
-        let generations = catalog::generations(&self.db, self.name()).await?;
-        let version = i64::from(self.projection.version());
-        let live = generations
-            .iter()
-            .find(|generation| generation.state == GenerationState::Live)
-            .cloned();
-        let rebuild = catalog::is_requested(&self.db, self.name(), Request::Rebuild).await?;
+        let live = catalog::live(&self.db, self.name()).await?;
+        let rebuild = honour_requests
+            && catalog::is_requested(&self.db, self.name(), Request::Rebuild).await?;
         if let Some(live) = &live
-            && live.version == version
+            && live.version == i64::from(self.projection.version())
             && !rebuild
         {
             return Ok(live.clone());
         }
-        // Resume a build of this version that a stop interrupted.
+        // A new version cannot update the old tables: they keep serving as
+        // they are until the new generation is live.
+        let building = self.building_generation().await?;
+        let built = self.build_until_caught_up(building, stop).await?;
+        self.promote_if_caught_up(built).await
+    }
+
+    /// A generation of this code version being built: the one a stop
+    /// interrupted, or a new one. Builds of other versions are dropped.
+    async fn building_generation(&self) -> Result<Generation, ProjectionError> {
+        let version = i64::from(self.projection.version());
         let mut building = None;
-        for generation in generations
-            .iter()
+        for generation in catalog::generations(&self.db, self.name())
+            .await?
+            .into_iter()
             .filter(|generation| generation.state == GenerationState::Building)
         {
             if generation.version == version && building.is_none() {
-                building = Some(generation.clone());
+                building = Some(generation);
             } else {
-                self.discard(generation).await?;
+                self.discard(&generation).await?;
             }
         }
         let building = match building {
@@ -184,8 +205,7 @@ impl ProjectionRunner {
             version,
             "building the projection from the beginning of the log"
         );
-        let built = self.build_until_caught_up(building, stop).await?;
-        self.promote_if_caught_up(built).await
+        Ok(building)
     }
 
     /// Makes a generation being built live once it has caught up with the
@@ -201,7 +221,10 @@ impl ProjectionRunner {
         {
             return Ok(generation);
         }
-        let live = catalog::promote(&self.db, &generation).await?;
+        let indexes = self
+            .projection
+            .create_indexes(self.db.dialect(), &generation.tables());
+        let live = catalog::promote(&self.db, &generation, indexes).await?;
         catalog::clear_request(&self.db, self.name(), Request::Rebuild).await?;
         tracing::info!(generation = live.generation, "the new generation is live");
         Ok(live)
@@ -258,7 +281,9 @@ impl ProjectionRunner {
             .is_empty())
     }
 
-    /// Applies new events to the live generation as they commit.
+    /// Applies new events to the live generation as they commit. A rebuild
+    /// asked for meanwhile is built beside it, while it keeps following the
+    /// log, and swapped in once it has caught up.
     async fn follow(
         &self,
         mut live: Generation,
@@ -271,15 +296,40 @@ impl ProjectionRunner {
             .ready_chunks(self.options.max_batch);
         let mut housekeeping = tokio::time::interval(self.options.housekeeping_every);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The new generation is built in a task of its own: on SQLite, a
+        // build's transaction polled from this loop would hold the write
+        // lock while the live generation waits for it.
+        let mut rebuilding: Option<tokio::task::JoinHandle<BuildResult>> = None;
+        // A rebuild that stopped at an event waits for a retry request.
+        let mut rebuild_failed = false;
         loop {
             tokio::select! {
                 () = stop.cancelled() => return Ok(Followed::Stopped),
                 _ = housekeeping.tick() => {
-                    if catalog::is_requested(&self.db, self.name(), Request::Rebuild).await? {
-                        return Ok(Followed::RebuildRequested);
+                    if rebuilding.is_none() && self.rebuild_due(&mut rebuild_failed).await? {
+                        let building = self.building_generation().await?;
+                        rebuilding = Some(self.spawn_build(building, stop));
                     }
                     self.drop_retired().await?;
                     self.report(&live).await;
+                }
+                Some(built) = OptionFuture::from(rebuilding.as_mut()), if rebuilding.is_some() => {
+                    rebuilding = None;
+                    let built = built.map_err(|error| {
+                        ProjectionError::Store(steward_events::StoreError::backend(error))
+                    })??;
+                    if built.failure.is_some() {
+                        rebuild_failed = true;
+                        continue;
+                    }
+                    // Nothing is applied to the live generation meanwhile:
+                    // this arm holds the loop.
+                    let promoted = self.promote_if_caught_up(built).await?;
+                    if promoted.state == GenerationState::Live {
+                        return Ok(Followed::Swapped);
+                    }
+                    // Events came in since its last page: a little more.
+                    rebuilding = Some(self.spawn_build(promoted, stop));
                 }
                 chunk = events.next() => {
                     let Some(chunk) = chunk else {
@@ -308,6 +358,33 @@ impl ProjectionRunner {
                 }
             }
         }
+    }
+
+    /// Builds `generation` until it has caught up, in a task of its own.
+    fn spawn_build(
+        &self,
+        generation: Generation,
+        stop: &CancellationToken,
+    ) -> tokio::task::JoinHandle<BuildResult> {
+        let builder = self.clone();
+        let stop = stop.child_token();
+        tokio::spawn(async move { builder.build_until_caught_up(generation, &stop).await })
+    }
+
+    /// Whether to start building a new generation now: a rebuild is asked
+    /// for and the last attempt did not fail (or a retry is asked for).
+    async fn rebuild_due(&self, failed: &mut bool) -> Result<bool, ProjectionError> {
+        if !catalog::is_requested(&self.db, self.name(), Request::Rebuild).await? {
+            return Ok(false);
+        }
+        if *failed {
+            if !catalog::is_requested(&self.db, self.name(), Request::Retry).await? {
+                return Ok(false);
+            }
+            catalog::clear_request(&self.db, self.name(), Request::Retry).await?;
+            *failed = false;
+        }
+        Ok(true)
     }
 
     /// Parks a failed projection until a retry or rebuild is asked for;

@@ -46,7 +46,6 @@ impl Projection for Timeline {
     fn create(&self, dialect: Dialect, tables: &Tables) -> Vec<String> {
         let events = tables.name(EVENTS);
         let subjects = tables.name(SUBJECTS);
-        let index = |suffix: &str| tables.name(&format!("{EVENTS}_{suffix}"));
         let mut statements = vec![
             format!(
                 "CREATE TABLE {events} (
@@ -76,7 +75,19 @@ impl Projection for Timeline {
                 )"
             ),
         ];
-        for (suffix, columns) in [
+        if dialect == Dialect::Sqlite {
+            statements.push(format!(
+                "CREATE VIRTUAL TABLE {} USING fts5(body)",
+                tables.name(TEXT)
+            ));
+        }
+        statements
+    }
+
+    fn create_indexes(&self, dialect: Dialect, tables: &Tables) -> Vec<String> {
+        let events = tables.name(EVENTS);
+        let index = |suffix: &str| tables.name(&format!("{EVENTS}_{suffix}"));
+        let mut statements: Vec<String> = [
             ("stream", "stream_id, position_commit"),
             ("category", "category, position_commit"),
             ("type", "event_type, position_commit"),
@@ -85,22 +96,16 @@ impl Projection for Timeline {
             ("causation", "causation_id"),
             ("event_id", "event_id"),
             ("recorded", "recorded_at_ms"),
-        ] {
+        ]
+        .into_iter()
+        .map(|(suffix, columns)| format!("CREATE INDEX {} ON {events} ({columns})", index(suffix)))
+        .collect();
+        if dialect == Dialect::Postgres {
             statements.push(format!(
-                "CREATE INDEX {} ON {events} ({columns})",
-                index(suffix)
-            ));
-        }
-        match dialect {
-            Dialect::Postgres => statements.push(format!(
                 "CREATE INDEX {} ON {events} USING GIN ({})",
                 index("text"),
                 postgres_document()
-            )),
-            Dialect::Sqlite => statements.push(format!(
-                "CREATE VIRTUAL TABLE {} USING fts5(body)",
-                tables.name(TEXT)
-            )),
+            ));
         }
         statements
     }

@@ -23,6 +23,7 @@ on_both_backends!(
     replay_as_of_an_instant_takes_events_recorded_until_then,
     status_reports_position_lag_and_state,
     projections_catch_up_side_by_side,
+    a_rebuild_asked_for_while_running_keeps_the_live_model_following,
 );
 
 async fn catching_up_applies_every_event_once_in_order(f: Fixture) {
@@ -386,4 +387,78 @@ async fn projections_catch_up_side_by_side(f: Fixture) {
         assert_eq!(generation.events_applied, 150);
         assert_eq!(generation.state, steward_projections::GenerationState::Live);
     }
+}
+
+async fn a_rebuild_asked_for_while_running_keeps_the_live_model_following(f: Fixture) {
+    for n in 0..30 {
+        f.append("note-1", "Noted", json!({"n": n})).await;
+    }
+    let slow = Arc::new(Ledger {
+        delay: Some(Duration::from_millis(30)),
+        ..Ledger::new(1)
+    });
+    let runner = f.runner_with(
+        slow,
+        RunnerOptions {
+            max_batch: 5,
+            housekeeping_every: Duration::from_millis(50),
+            ..RunnerOptions::default()
+        },
+    );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let stop = stop.clone();
+        async move { runner.run(stop).await }
+    });
+    eventually("the first generation", || async {
+        (live_tables(&f.db, "ledger").await.is_ok() && live_ledger(&f.db).await.len() == 30)
+            .then_some(())
+    })
+    .await;
+    let first = live_tables(&f.db, "ledger").await.expect("live");
+
+    catalog::request(&f.db, "ledger", Request::Rebuild)
+        .await
+        .expect("request");
+    eventually("the rebuild to start", || async {
+        let generations = catalog::generations(&f.db, "ledger").await.ok()?;
+        generations
+            .iter()
+            .any(|g| g.state == steward_projections::GenerationState::Building)
+            .then_some(())
+    })
+    .await;
+    for n in 0..3 {
+        f.append("note-1", "Noted", json!({"late": n})).await;
+    }
+    // The old generation takes the new events while the new one is built.
+    eventually("the live generation to follow", || async {
+        (ledger_rows(&f.db, &first).await.len() == 33).then_some(())
+    })
+    .await;
+    assert_eq!(
+        live_tables(&f.db, "ledger").await.expect("live"),
+        first,
+        "not swapped yet"
+    );
+    // Then the rebuilt one takes over, with every event.
+    eventually("the swap", || async {
+        let now = live_tables(&f.db, "ledger").await.ok()?;
+        (now != first && ledger_rows(&f.db, &now).await.len() == 33).then_some(())
+    })
+    .await;
+    assert!(
+        !catalog::is_requested(&f.db, "ledger", Request::Rebuild)
+            .await
+            .expect("catalog"),
+        "the request is done"
+    );
+    // And it follows the log from there.
+    f.append("note-1", "Noted", json!({"after": true})).await;
+    eventually("the new generation to follow", || async {
+        (live_ledger(&f.db).await.len() == 34).then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.expect("joins").expect("runs");
 }

@@ -13,6 +13,7 @@ on_both_backends!(
     filters_page_newest_first_with_a_cursor,
     full_text_finds_data_and_personal_words,
     an_erased_subject_is_no_longer_found_by_their_personal_data,
+    readers_get_the_indexes_built_once_caught_up,
 );
 
 async fn search(db: &ReadDb, filter: TimelineFilter) -> Vec<String> {
@@ -169,4 +170,39 @@ async fn an_erased_subject_is_no_longer_found_by_their_personal_data(f: Fixture)
         .expect("request");
     catch_up(&f).await;
     assert!(search(&f.db, whitfield).await.is_empty());
+}
+
+async fn readers_get_the_indexes_built_once_caught_up(f: Fixture) {
+    f.append("message-1", "Received", json!({"subject": "hello"}))
+        .await;
+    catch_up(&f).await;
+    let tables = live_tables(&f.db, "timeline").await.expect("built");
+    let table = tables.name("timeline_events");
+    let sql = match f.db.dialect() {
+        steward_projections::Dialect::Postgres => {
+            "SELECT indexname::text AS name FROM pg_indexes WHERE tablename = $1"
+        }
+        steward_projections::Dialect::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
+        }
+    };
+    let names: Vec<String> = sqlx::query(sql)
+        .bind(&table)
+        .fetch_all(f.db.pool())
+        .await
+        .expect("indexes")
+        .iter()
+        .map(|row| sqlx::Row::get(row, "name"))
+        .collect();
+    for index in [
+        "stream",
+        "category",
+        "type",
+        "actor",
+        "correlation",
+        "recorded",
+    ] {
+        let expected = tables.name(&format!("timeline_events_{index}"));
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
 }
