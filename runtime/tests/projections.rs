@@ -149,11 +149,19 @@ fn exactly_once_across_a_crash(database: Option<&str>) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the crash points: --features failpoints (as ops/dev/test builds)"
+)]
 fn exactly_once_across_a_crash_on_sqlite() {
     exactly_once_across_a_crash(None);
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the crash points: --features failpoints (as ops/dev/test builds)"
+)]
 fn exactly_once_across_a_crash_on_postgresql() {
     let database = FreshDatabase::create();
     exactly_once_across_a_crash(Some(&database.url()));

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::memory::{Embedder, Memory};
 use crate::projection::Projection;
 
 pub mod agenda;
@@ -12,7 +13,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
-mod sql;
+pub(crate) mod sql;
 pub mod timeline;
 pub mod travel;
 
@@ -25,7 +26,17 @@ pub fn steward_projections() -> Vec<Arc<dyn Projection>> {
 /// Every projection Steward runs, for a person living in `time_zone`: the
 /// zone the agenda's days are in.
 pub fn steward_projections_in(time_zone: chrono_tz::Tz) -> Vec<Arc<dyn Projection>> {
-    vec![
+    steward_projections_with(time_zone, None)
+}
+
+/// Every projection Steward runs, for a person living in `time_zone`, and
+/// the vector memory when an `embedder` is given (loading one needs the
+/// model files, which not every caller has).
+pub fn steward_projections_with(
+    time_zone: chrono_tz::Tz,
+    embedder: Option<Arc<Embedder>>,
+) -> Vec<Arc<dyn Projection>> {
+    let mut projections: Vec<Arc<dyn Projection>> = vec![
         Arc::new(timeline::Timeline),
         Arc::new(inbox::Inbox),
         Arc::new(agenda::Agenda::new(time_zone)),
@@ -34,7 +45,11 @@ pub fn steward_projections_in(time_zone: chrono_tz::Tz) -> Vec<Arc<dyn Projectio
         Arc::new(maintenance::Maintenance),
         Arc::new(travel::Travel),
         Arc::new(goals::Goals),
-    ]
+    ];
+    if let Some(embedder) = embedder {
+        projections.push(Arc::new(Memory::new(embedder)));
+    }
+    projections
 }
 
 /// Every string in a JSON value, space-separated: what full-text search

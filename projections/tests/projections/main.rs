@@ -8,6 +8,7 @@ mod groceries;
 mod home;
 mod inbox;
 mod maintenance;
+mod memory_projection;
 mod read_model_support;
 mod runner;
 mod shared_reads;

@@ -2,6 +2,7 @@
 
 mod command;
 mod events;
+mod memory;
 mod projections;
 mod serve;
 
@@ -42,6 +43,9 @@ pub enum Command {
     /// The read models: status, catching up, rebuilds, retries, replays.
     #[command(subcommand)]
     Projections(Box<projections::ProjectionsCommand>),
+    /// The vector memory: search what Steward remembers by meaning.
+    #[command(subcommand)]
+    Memory(Box<memory::MemoryCommand>),
     /// Run Steward's long-lived workers (the bus relay when NATS is configured).
     Serve,
     /// Erase a data subject: destroy their key, so their personal data reads as
@@ -118,6 +122,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Projections(command) => {
             projections::run(*command, &config, open(&config).await?).await
         }
+        Command::Memory(command) => memory::run(*command, &config).await,
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;

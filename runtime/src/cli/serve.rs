@@ -43,7 +43,12 @@ pub(super) fn start_host(
 /// configured, each under a lease so that a second `serve` on the same
 /// store waits instead of doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
+    // Listening from the start: a stop asked for while loading (the
+    // embedding model takes a moment) is a clean stop, not a kill.
+    let stop_asked = StopSignal::listen();
     let shutdown = CancellationToken::new();
+    // Everything that can refuse the configuration comes before any worker.
+    let projections = projections(config).map_err(|e| Failure::Input(e.to_string()))?;
     let host = start_host(config, &opened, HostOptions::default().arbiters)?;
     let head = steward_events::EventStore::head(&opened.store).await?;
     tracing::info!(
@@ -91,7 +96,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         .map_err(|e| Failure::Other(e.into()))?;
     // Projections catching up together read each page of the log once.
     let events: Arc<dyn EventStore> = Arc::new(SharedReads::new(Arc::new(opened.store.clone())));
-    for projection in projections(config).map_err(|e| Failure::Input(e.to_string()))? {
+    for projection in projections {
         let lease = lease_name(projection.as_ref());
         let runner = Arc::new(
             ProjectionRunner::new(
@@ -150,7 +155,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
 
     // A worker ends on its own only when it cannot go on: then so does serve.
     let failed = tokio::select! {
-        () = wait_for_signal() => None,
+        () = stop_asked.wait() => None,
         Some(ended) = workers.join_next() => Some(report(ended)),
     };
     tracing::info!("stopping");
@@ -205,17 +210,30 @@ where
     (worker, ran.map_err(anyhow::Error::from))
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C or SIGTERM, listened for from when it is made.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignal {
+    fn listen() -> Self {
+        Self {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .ok(),
+        }
+    }
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        if let Some(terminate) = self.terminate.as_mut() {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = terminate.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
