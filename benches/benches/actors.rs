@@ -65,17 +65,10 @@ const SCHEDULER_WARM_UP: usize = 100;
 const SCHEDULER_RUNS: usize = 1_000;
 const SCHEDULER_BATCHES: usize = 5;
 
-fn scale() -> f64 {
-    std::env::var("STEWARD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0)
-}
-
 /// `n` commands at the chosen scale: at least 10 per writer, and a multiple
 /// of the writers so that each sends as many.
 fn scaled(n: usize) -> usize {
-    let n = ((n as f64 * scale()) as usize).max(WRITERS * 10);
+    let n = steward_benches::scaled(n, WRITERS * 10);
     n / WRITERS * WRITERS
 }
 
@@ -896,7 +889,7 @@ async fn main() -> anyhow::Result<()> {
     print_table(
         &format!(
             "Domain actors (commands: medians of {ROUNDS} alternating rounds; scale {})",
-            scale()
+            steward_benches::scale()
         ),
         &rows,
     );

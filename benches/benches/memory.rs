@@ -35,15 +35,8 @@ const K: usize = 10;
 /// Texts per `embed` call when measuring throughput and embedding the corpus.
 const CALL: usize = 256;
 
-fn scale() -> f64 {
-    std::env::var("STEWARD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0)
-}
-
 fn scaled(n: usize) -> usize {
-    ((n as f64 * scale()) as usize).max(200)
+    steward_benches::scaled(n, 200)
 }
 
 fn ms(duration: Duration) -> String {

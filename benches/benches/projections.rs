@@ -45,11 +45,7 @@ fn chosen() -> Vec<Arc<dyn steward_projections::Projection>> {
 }
 
 fn scaled(n: usize) -> usize {
-    let scale: f64 = std::env::var("STEWARD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * scale) as usize).max(1_000)
+    steward_benches::scaled(n, 1_000)
 }
 
 /// Fills the store with scenarios until it holds at least `events` events.

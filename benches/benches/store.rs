@@ -38,11 +38,7 @@ const WRITERS: usize = 8;
 const STREAMS: usize = 1_000;
 
 fn scaled(n: usize) -> usize {
-    let scale: f64 = std::env::var("STEWARD_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * scale) as usize).max(WRITERS * 100)
+    steward_benches::scaled(n, WRITERS * 100)
 }
 
 fn data(n: usize) -> Value {

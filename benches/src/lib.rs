@@ -16,6 +16,19 @@ use sqlx::PgPool;
 use steward_store_core::{MasterKey, Store, StoreOptions};
 use steward_store_postgres::{PostgresOptions, PostgresStore};
 
+/// The factor `STEWARD_BENCH_SCALE` (default 1) applies to every count.
+pub fn scale() -> f64 {
+    std::env::var("STEWARD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0)
+}
+
+/// `n` at the chosen scale, and at least `at_least`.
+pub fn scaled(n: usize, at_least: usize) -> usize {
+    ((n as f64 * scale()) as usize).max(at_least)
+}
+
 /// Steward's store on the PostgreSQL database at `url`, with room for
 /// many concurrent writers.
 pub async fn postgres_store(url: &str, master: MasterKey) -> anyhow::Result<Store> {
