@@ -10,6 +10,7 @@ use futures::StreamExt;
 use futures::future::OptionFuture;
 use steward_events::{EventStore, Position, RecordedEvent};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::catalog::{self, Generation, GenerationState, Request};
 use crate::db::ReadDb;
@@ -298,8 +299,9 @@ impl ProjectionRunner {
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The new generation is built in a task of its own: on SQLite, a
         // build's transaction polled from this loop would hold the write
-        // lock while the live generation waits for it.
-        let mut rebuilding: Option<tokio::task::JoinHandle<BuildResult>> = None;
+        // lock while the live generation waits for it. Whatever ends this
+        // loop ends the build too, so two builds never write one generation.
+        let mut rebuilding: Option<AbortOnDropHandle<BuildResult>> = None;
         // A rebuild that stopped at an event waits for a retry request.
         let mut rebuild_failed = false;
         loop {
@@ -365,10 +367,12 @@ impl ProjectionRunner {
         &self,
         generation: Generation,
         stop: &CancellationToken,
-    ) -> tokio::task::JoinHandle<BuildResult> {
+    ) -> AbortOnDropHandle<BuildResult> {
         let builder = self.clone();
         let stop = stop.child_token();
-        tokio::spawn(async move { builder.build_until_caught_up(generation, &stop).await })
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            builder.build_until_caught_up(generation, &stop).await
+        }))
     }
 
     /// Whether to start building a new generation now: a rebuild is asked
