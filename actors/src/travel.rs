@@ -1231,7 +1231,9 @@ fn plain_text_confirmation(subject: &str, body: &str) -> Option<ReservationDraft
         };
         let key = key.trim().to_lowercase();
         let value = value.trim();
-        if value.is_empty() {
+        // Longer than any name, code or place a trip takes: not a booking
+        // detail (a quoted paragraph, or a line run together with others).
+        if value.is_empty() || value.chars().count() > MAX_TEXT_CHARS {
             continue;
         }
         let kind = match key.as_str() {
