@@ -180,12 +180,13 @@ pub async fn live(db: &ReadDb, projection: &str) -> Result<Option<Generation>, P
 }
 
 /// Starts a new generation (to be built) and creates its tables.
+/// `statements` gives, for the new generation's tables, the statements that
+/// drop and create them.
 pub(crate) async fn create_generation(
     db: &ReadDb,
     projection: &str,
     version: u32,
-    create: Vec<String>,
-    drop: Vec<String>,
+    statements: impl FnOnce(&Tables) -> (Vec<String>, Vec<String>),
 ) -> Result<Generation, ProjectionError> {
     let mut tx = db.begin_write().await?;
     let next: i64 = sqlx::query(
@@ -195,6 +196,7 @@ pub(crate) async fn create_generation(
     .fetch_one(&mut *tx)
     .await?
     .try_get("next")?;
+    let (drop, create) = statements(&Tables::generation(next));
     // Left over from a crash between creating the tables and recording them?
     for statement in drop.iter().chain(&create) {
         sqlx::query(AssertSqlSafe(statement.as_str()))
@@ -216,6 +218,35 @@ pub(crate) async fn create_generation(
     .await?;
     tx.commit().await?;
     Ok(generation_from_row(&row)?)
+}
+
+/// Claims a generation's checkpoint for the transaction about to apply
+/// events after it: fails if it is no longer where this runner left it
+/// (another process applied events meanwhile). On PostgreSQL the row stays
+/// locked until the transaction ends, so a second writer waits here and
+/// then fails, before it applies anything.
+pub(crate) async fn claim(
+    connection: &mut AnyConnection,
+    generation: &Generation,
+) -> Result<(), ProjectionError> {
+    let claimed = sqlx::query(
+        "UPDATE projection_generations SET updated_at_ms = $1 \
+         WHERE projection = $2 AND generation = $3 AND position_commit = $4 AND position_prepare = $5",
+    )
+    .bind(now_ms())
+    .bind(&generation.projection)
+    .bind(generation.generation)
+    .bind(to_i64(generation.position.commit()))
+    .bind(to_i64(generation.position.prepare()))
+    .execute(&mut *connection)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Err(ProjectionError::CheckpointMoved {
+            projection: generation.projection.clone(),
+            generation: generation.generation,
+        });
+    }
+    Ok(())
 }
 
 /// Moves a generation's checkpoint from `generation.position` to the last
@@ -271,6 +302,7 @@ pub(crate) async fn record_failure(
     message: &str,
 ) -> Result<Generation, ProjectionError> {
     let now = Utc::now();
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "UPDATE projection_generations SET failed_position = $1, failed_event_id = $2, \
          failed_message = $3, failed_at_ms = $4, updated_at_ms = $4 \
@@ -282,8 +314,9 @@ pub(crate) async fn record_failure(
     .bind(now.timestamp_millis())
     .bind(&generation.projection)
     .bind(generation.generation)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(Generation {
         failure: Some(Failure {
             position: event.global_position.to_string(),
@@ -296,8 +329,9 @@ pub(crate) async fn record_failure(
 }
 
 /// Creates `generation`'s deferred indexes and makes it the one readers
-/// use, retiring the previous one, in one transaction: a reader sees either
-/// the old tables or the new ones, indexed.
+/// use, retiring the previous one and settling a pending rebuild request,
+/// in one transaction: a reader sees either the old tables or the new ones,
+/// indexed.
 pub(crate) async fn promote(
     db: &ReadDb,
     generation: &Generation,
@@ -320,7 +354,7 @@ pub(crate) async fn promote(
     .bind(GenerationState::Live.as_str())
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    let promoted = sqlx::query(
         "UPDATE projection_generations SET state = $1, updated_at_ms = $2 \
          WHERE projection = $3 AND generation = $4",
     )
@@ -330,6 +364,20 @@ pub(crate) async fn promote(
     .bind(generation.generation)
     .execute(&mut *tx)
     .await?;
+    if promoted.rows_affected() != 1 {
+        // Discarded meanwhile: keep the old generation serving.
+        tx.rollback().await?;
+        return Err(ProjectionError::CheckpointMoved {
+            projection: generation.projection.clone(),
+            generation: generation.generation,
+        });
+    }
+    // The rebuild asked for is done, in the same breath.
+    sqlx::query("DELETE FROM projection_requests WHERE projection = $1 AND request = $2")
+        .bind(&generation.projection)
+        .bind(Request::Rebuild.as_str())
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Generation {
         state: GenerationState::Live,
@@ -365,6 +413,7 @@ pub async fn request(
     projection: &str,
     request: Request,
 ) -> Result<(), ProjectionError> {
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO projection_requests (projection, request, requested_at_ms) VALUES ($1, $2, $3) \
          ON CONFLICT (projection, request) DO UPDATE SET requested_at_ms = excluded.requested_at_ms",
@@ -372,8 +421,9 @@ pub async fn request(
     .bind(projection)
     .bind(request.as_str())
     .bind(now_ms())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -393,17 +443,38 @@ pub async fn is_requested(
     Ok(row.is_some())
 }
 
+/// When `request` was last made for `projection`, if it is pending.
+pub(crate) async fn requested_at(
+    db: &ReadDb,
+    projection: &str,
+    request: Request,
+) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+    let row = sqlx::query(
+        "SELECT requested_at_ms FROM projection_requests WHERE projection = $1 AND request = $2",
+    )
+    .bind(projection)
+    .bind(request.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row
+        .map(|row| row.try_get::<i64, _>("requested_at_ms"))
+        .transpose()?
+        .map(from_ms))
+}
+
 /// Marks `request` as done.
 pub(crate) async fn clear_request(
     db: &ReadDb,
     projection: &str,
     request: Request,
 ) -> Result<(), ProjectionError> {
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM projection_requests WHERE projection = $1 AND request = $2")
         .bind(projection)
         .bind(request.as_str())
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -414,23 +485,27 @@ pub(crate) async fn register_replay(
     suffix: &str,
     projection: &str,
 ) -> Result<(), ProjectionError> {
+    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO projection_replays (suffix, projection, created_at_ms) VALUES ($1, $2, $3)",
     )
     .bind(suffix)
     .bind(projection)
     .bind(now_ms())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Forgets a replay whose tables are dropped.
 pub(crate) async fn forget_replay(db: &ReadDb, suffix: &str) -> Result<(), ProjectionError> {
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM projection_replays WHERE suffix = $1")
         .bind(suffix)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -82,12 +82,31 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // SQLite busy or locked; PostgreSQL serialization failure, deadlock,
-        // too many connections, or a server shutting down.
-        sqlx::Error::Database(error) => matches!(
-            error.code().as_deref(),
-            Some("5" | "6" | "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03")
-        ),
+        sqlx::Error::Database(error) => match error.code().as_deref() {
+            // SQLite reports extended result codes (a number): busy or
+            // locked, whatever the variant (SQLITE_BUSY_SNAPSHOT is 517).
+            Some(code) if code.len() < 5 => code
+                .parse::<i64>()
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6)),
+            // PostgreSQL: serialization failure, deadlock, read-only after a
+            // failover, out of resources, lock timeout, cancelled, shutting
+            // down.
+            Some(sqlstate) => matches!(
+                sqlstate,
+                "40001"
+                    | "40P01"
+                    | "25006"
+                    | "53100"
+                    | "53200"
+                    | "53300"
+                    | "55P03"
+                    | "57014"
+                    | "57P01"
+                    | "57P02"
+                    | "57P03"
+            ),
+            None => false,
+        },
         _ => false,
     }
 }

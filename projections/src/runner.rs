@@ -151,9 +151,14 @@ impl ProjectionRunner {
         &self,
         stop: &CancellationToken,
     ) -> Result<Generation, ProjectionError> {
+        // This tries a failed event again anyway: a retry asked for is done.
+        catalog::clear_request(&self.db, self.name(), Request::Retry).await?;
         let current = self.current_generation(stop, true).await?;
-        let caught_up = self.build_until_caught_up(current, stop).await?;
-        self.promote_if_caught_up(caught_up).await
+        if current.state == GenerationState::Live {
+            // Live already: what came since.
+            return self.build_until_caught_up(current, stop).await;
+        }
+        self.build_and_promote(current, stop).await
     }
 
     /// The live generation, after building a new one first if there is none
@@ -177,8 +182,27 @@ impl ProjectionRunner {
         // A new version cannot update the old tables: they keep serving as
         // they are until the new generation is live.
         let building = self.building_generation().await?;
-        let built = self.build_until_caught_up(building, stop).await?;
-        self.promote_if_caught_up(built).await
+        self.build_and_promote(building, stop).await
+    }
+
+    /// Builds `generation` until it is live: events appended between its
+    /// last page and the swap are applied before trying again. Returns it
+    /// unfinished if it stopped at a failure or `stop` came.
+    async fn build_and_promote(
+        &self,
+        mut generation: Generation,
+        stop: &CancellationToken,
+    ) -> Result<Generation, ProjectionError> {
+        loop {
+            let built = self.build_until_caught_up(generation, stop).await?;
+            generation = self.promote_if_caught_up(built).await?;
+            if generation.state == GenerationState::Live
+                || generation.failure.is_some()
+                || stop.is_cancelled()
+            {
+                return Ok(generation);
+            }
+        }
     }
 
     /// A generation of this code version being built: the one a stop
@@ -226,24 +250,19 @@ impl ProjectionRunner {
             .projection
             .create_indexes(self.db.dialect(), &generation.tables());
         let live = catalog::promote(&self.db, &generation, indexes).await?;
-        catalog::clear_request(&self.db, self.name(), Request::Rebuild).await?;
         tracing::info!(generation = live.generation, "the new generation is live");
         Ok(live)
     }
 
     async fn create_generation(&self) -> Result<Generation, ProjectionError> {
-        let next = catalog::generations(&self.db, self.name())
-            .await?
-            .last()
-            .map_or(1, |generation| generation.generation + 1);
-        let tables = crate::tables::Tables::generation(next);
-        catalog::create_generation(
-            &self.db,
-            self.name(),
-            self.projection.version(),
-            self.projection.create(self.db.dialect(), &tables),
-            crate::drop_statements(self.projection.as_ref(), &tables),
-        )
+        let projection = self.projection.as_ref();
+        let dialect = self.db.dialect();
+        catalog::create_generation(&self.db, self.name(), projection.version(), |tables| {
+            (
+                crate::drop_statements(projection, tables),
+                projection.create(dialect, tables),
+            )
+        })
         .await
     }
 
@@ -394,12 +413,20 @@ impl ProjectionRunner {
     /// Parks a failed projection until a retry or rebuild is asked for;
     /// `false` if stopped instead.
     async fn wait_for_retry(&self, stop: &CancellationToken) -> Result<bool, ProjectionError> {
-        let mut every = tokio::time::interval(self.options.housekeeping_every);
+        let failed_at = catalog::generations(&self.db, self.name())
+            .await?
+            .iter()
+            .filter_map(|generation| generation.failure.as_ref().map(|failure| failure.at))
+            .max();
+        let every = self.options.housekeeping_every;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return Ok(false),
-                _ = every.tick() => {
-                    if catalog::is_requested(&self.db, self.name(), Request::Rebuild).await? {
+                _ = ticks.tick() => {
+                    // A rebuild asked for before this failure already failed.
+                    let rebuild = catalog::requested_at(&self.db, self.name(), Request::Rebuild).await?;
+                    if rebuild.is_some_and(|at| failed_at.is_none_or(|failed| at > failed)) {
                         return Ok(true);
                     }
                     if catalog::is_requested(&self.db, self.name(), Request::Retry).await? {
@@ -481,6 +508,7 @@ impl ProjectionRunner {
             dialect: self.db.dialect(),
         };
         let mut tx = self.db.begin_write().await?;
+        catalog::claim(&mut tx, generation).await?;
         if let Err(error) = self.projection.apply_batch(&mut tx, cx, events).await {
             tx.rollback().await?;
             if error.is_transient() || events.len() == 1 {
@@ -488,6 +516,7 @@ impl ProjectionRunner {
             }
             // Which event? One at a time, in a transaction of their own.
             tx = self.db.begin_write().await?;
+            catalog::claim(&mut tx, generation).await?;
             for (index, event) in events.iter().enumerate() {
                 if let Err(error) = self.projection.apply(&mut tx, cx, event).await {
                     tx.rollback().await?;

@@ -93,7 +93,13 @@ pub async fn status(
         let failure = live
             .and_then(|live| live.failure.clone())
             .or_else(|| building.and_then(|building| building.failure.clone()));
-        let state = if failure.is_some() {
+        // A rebuild that failed beside a healthy live generation is a
+        // rebuild in trouble (its failure is shown), not a failed model.
+        let live_failed = match live {
+            Some(live) => live.failure.is_some(),
+            None => failure.is_some(),
+        };
+        let state = if live_failed {
             State::Failed
         } else if building.is_some() {
             State::Rebuilding

@@ -210,12 +210,13 @@ async fn insert(
                     text_of(&event.data)
                 ))
                 .bind(personal_text);
+            // The store keeps the subjects as given, repeats included.
+            let distinct: std::collections::BTreeSet<&str> =
+                event.metadata.subjects.iter().map(|s| s.as_str()).collect();
             subjects.extend(
-                event
-                    .metadata
-                    .subjects
-                    .iter()
-                    .map(|subject| (subject.as_str().to_owned(), commit, prepare)),
+                distinct
+                    .into_iter()
+                    .map(|subject| (subject.to_owned(), commit, prepare)),
             );
         }
         statement.execute(&mut *connection).await?;

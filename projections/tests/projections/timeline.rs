@@ -14,6 +14,7 @@ on_both_backends!(
     full_text_finds_data_and_personal_words,
     an_erased_subject_is_no_longer_found_by_their_personal_data,
     readers_get_the_indexes_built_once_caught_up,
+    an_event_naming_a_subject_twice_is_indexed_once,
 );
 
 async fn search(db: &ReadDb, filter: TimelineFilter) -> Vec<String> {
@@ -205,4 +206,21 @@ async fn readers_get_the_indexes_built_once_caught_up(f: Fixture) {
         let expected = tables.name(&format!("timeline_events_{index}"));
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
+}
+
+async fn an_event_naming_a_subject_twice_is_indexed_once(f: Fixture) {
+    let dana = SubjectId::parse("dana").expect("id");
+    let event = steward_events::NewEvent::new(
+        steward_events::EventType::parse("Received").expect("type"),
+        json!({"subject": "Invoice"}),
+    )
+    .with_personal(json!({"from": "Dana Whitfield"}), vec![dana.clone(), dana]);
+    let recorded = f.append_event("message-3", event).await;
+    let live = f
+        .runner(Arc::new(Timeline))
+        .catch_up()
+        .await
+        .expect("caught up");
+    assert_eq!(live.failure, None);
+    assert_eq!(live.position, recorded.global_position);
 }

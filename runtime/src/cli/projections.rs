@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use std::io::Write as _;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::Subcommand;
 use serde_json::{Map, Value};
 use steward_events::{EventStore as _, Position};
 use steward_host::workers::run_once_under_lease;
 use steward_projections::{
     AsOf, Projection, ProjectionRunner, ReadDb, Request, State, catalog, find, live_tables, replay,
-    status, table_rows,
+    status, table_rows, tidy_replays,
 };
 
 use super::Failure;
@@ -123,6 +125,11 @@ pub(super) async fn run(
             let projection = named(&name)?;
             let as_of = parse_as_of(&as_of)?;
             check_table(projection.as_ref(), table.as_deref())?;
+            // Replays a killed `replay` left behind (with whatever personal
+            // data they held) go first.
+            tidy_replays(&db, &all, Utc::now() - TimeDelta::minutes(10))
+                .await
+                .map_err(|e| Failure::Other(e.into()))?;
             print_replay(&db, &opened, projection, as_of, table.as_deref()).await
         }
     }
@@ -302,11 +309,15 @@ async fn print_tables(
         let rows = table_rows(db, tables, table)
             .await
             .map_err(|e| Failure::Other(e.into()))?;
+        let mut out = std::io::stdout().lock();
         for row in rows {
             let mut object = Map::new();
             object.insert("table".to_owned(), Value::from(*table));
             object.extend(row);
-            println!("{}", Value::Object(object));
+            // A closed pipe (`| head`) ends the output, not the process:
+            // a replay's tables must still be dropped.
+            writeln!(out, "{}", Value::Object(object))
+                .map_err(|e| Failure::Other(anyhow::Error::from(e).context("writing rows")))?;
         }
     }
     Ok(())

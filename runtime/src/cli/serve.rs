@@ -91,6 +91,14 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     let read_models = open_read_models(config)
         .await
         .map_err(|e| Failure::Other(anyhow::Error::from(e).context("read-model database")))?;
+    // Replays left behind by a `steward projections replay` that was killed.
+    steward_projections::tidy_replays(
+        &read_models,
+        &projections,
+        chrono::Utc::now() - chrono::TimeDelta::minutes(10),
+    )
+    .await
+    .map_err(|e| Failure::Other(e.into()))?;
     // Until the HTTP server exposes it, the registry only collects.
     let metrics = ProjectionMetrics::new(&prometheus::Registry::new())
         .map_err(|e| Failure::Other(e.into()))?;

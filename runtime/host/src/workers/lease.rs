@@ -30,6 +30,10 @@ impl Default for LeaseOptions {
 /// Consecutive failures of a worker after which it is given up.
 const MAX_FAILURES: u32 = 8;
 
+/// A worker that failed after running this long was working: its failure
+/// is the first of a new row.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
 /// Runs `work` whenever this process holds the lease `name`, until `stop`.
 ///
 /// `work` is handed a token that is cancelled when the lease is lost (or
@@ -68,6 +72,7 @@ where
         let lost = stop.child_token();
         // Renewing runs in this task, beside the work, so that whatever
         // ends this task (a panic, an abort) ends the renewing too.
+        let started = tokio::time::Instant::now();
         let working = async {
             let result = work(lost.clone()).await;
             lost.cancel();
@@ -87,6 +92,11 @@ where
                 renew_every
             }
             Err(error) => {
+                // Failures count "in a row" only while the worker cannot
+                // get going: one that ran well for a while starts afresh.
+                if started.elapsed() >= HEALTHY_RUN {
+                    failures = 0;
+                }
                 failures += 1;
                 if failures >= MAX_FAILURES {
                     tracing::error!(lease = %name, %error, failures, "worker failed again: giving up");
