@@ -427,6 +427,7 @@ impl Aggregate for Trip {
                         schedule: added.schedule.clone(),
                         confirmation_code: added.confirmation_code.clone(),
                         address: added.address.clone(),
+                        travellers: added.travellers.clone(),
                     });
                     std::iter::once(TripEvent::ReservationAdded(added))
                         .chain(confirmation.map(TripEvent::ReservationConfirmed))
@@ -567,6 +568,7 @@ fn confirmation_of(
         schedule: existing.schedule.clone(),
         confirmation_code: code.or_else(|| existing.confirmation_code.clone()),
         address: existing.address.clone(),
+        travellers: existing.travellers.clone(),
     }
 }
 

@@ -285,6 +285,7 @@ fn flight() -> ReservationConfirmed {
         },
         confirmation_code: Some("LH7QX2".into()),
         address: None,
+        travellers: Vec::new(),
     }
 }
 
@@ -310,6 +311,7 @@ fn hotel() -> RecordedEvent {
             },
             confirmation_code: Some("SP-1".into()),
             address: Some("372 Strand, London".into()),
+            travellers: Vec::new(),
         }),
         default_now(),
     )
@@ -465,6 +467,7 @@ fn trains_and_hire_cars_are_titled_by_their_route() {
         },
         confirmation_code: None,
         address: None,
+        travellers: Vec::new(),
     };
     let train = ReservationConfirmed {
         reservation_id: "es9014".into(),

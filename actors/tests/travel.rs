@@ -109,6 +109,7 @@ fn confirmed_event(reservation: &ReservationAdded) -> TripEvent {
         schedule: reservation.schedule.clone(),
         confirmation_code: reservation.confirmation_code.clone(),
         address: reservation.address.clone(),
+        travellers: reservation.travellers.clone(),
     })
 }
 
@@ -1061,8 +1062,8 @@ fn personal_parts_name_the_travellers() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    // A name with a space makes no subject id and is left out.
-    assert_eq!(subjects, ["contact:eva"]);
+    // A name with a space is a subject too, its spaces as dashes.
+    assert_eq!(subjects, ["contact:eva", "contact:eva-green"]);
 }
 
 // ------------------------------------------------------------- properties

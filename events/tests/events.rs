@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use steward_events::domain::home::DeviceStateReported;
+use steward_events::domain::travel::ReservationConfirmed;
 use steward_events::domain::{self, DomainEvent};
 use steward_events::{EventType, NewEvent, Personal, RecordedEvent, Upcasters, schema_files};
 
@@ -126,4 +127,38 @@ fn committed_json_schemas_match_the_code() {
         "schemas/events is out of date (drifted: {drifted:?}, stale: {stale:?}); \
          regenerate with STEWARD_UPDATE_SCHEMAS=1 cargo test -p steward-events"
     );
+}
+
+#[test]
+fn a_v1_reservation_confirmation_reads_as_v2_naming_no_traveller() {
+    let mut event = fixture("ReservationConfirmed.v1.json");
+    Upcasters::steward().upcast(&mut event).expect("v1 upcasts");
+    assert_eq!(event.schema_version, 2);
+    let confirmed: ReservationConfirmed = event.to_domain().expect("decodes as v2");
+    assert_eq!(confirmed.reservation_id, "out");
+    assert_eq!(confirmed.confirmation_code.as_deref(), Some("ABC123"));
+    assert!(confirmed.travellers.is_empty());
+}
+
+#[test]
+fn a_reservation_confirmation_is_about_its_travellers() {
+    let mut event = fixture("ReservationConfirmed.v1.json");
+    Upcasters::steward().upcast(&mut event).expect("v1 upcasts");
+    let mut confirmed: ReservationConfirmed = event.to_domain().expect("decodes");
+    confirmed.travellers = vec!["Dana".to_owned(), "Sam Lee".to_owned()];
+    let subjects: Vec<String> = confirmed
+        .subjects()
+        .iter()
+        .map(|subject| subject.as_str().to_owned())
+        .collect();
+    assert_eq!(subjects, ["contact:dana", "contact:sam-lee"]);
+    let new = domain::new_event(&confirmed).expect("serialises");
+    assert_eq!(new.metadata.subjects, confirmed.subjects());
+    let personal = new
+        .personal
+        .as_ref()
+        .and_then(Personal::plain)
+        .expect("plain");
+    assert_eq!(personal["travellers"], json!(["Dana", "Sam Lee"]));
+    assert!(new.data.get("travellers").is_none(), "names are personal");
 }

@@ -163,21 +163,18 @@ impl DomainEvent for AppointmentRequestExpired {
 }
 
 /// The provider's subject: by contact when it is an e-mail address, else by
-/// name; left out when it makes no subject id (a name with white space).
+/// name (see [`super::named_subject`]).
 fn provider_subject(name: &str, contact: Option<&str>) -> Vec<SubjectId> {
-    let who = contact
+    match contact
         .map(str::trim)
         .filter(|contact| contact.contains('@'))
-        .unwrap_or(name)
-        .trim()
-        .to_lowercase();
-    if who.is_empty() {
-        return Vec::new();
+    {
+        Some(address) => SubjectId::parse(format!("contact:{}", address.to_lowercase()))
+            .ok()
+            .into_iter()
+            .collect(),
+        None => super::named_subject(name).into_iter().collect(),
     }
-    SubjectId::parse(format!("contact:{who}"))
-        .ok()
-        .into_iter()
-        .collect()
 }
 
 crate::domain_events! {

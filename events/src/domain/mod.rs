@@ -262,13 +262,34 @@ pub(crate) fn decode<E: DomainEvent>(event: &RecordedEvent) -> Result<E, DecodeE
     })
 }
 
+/// A person known by name as a data subject: `contact:<name>`, lowercased,
+/// with each run of white space as one `-` ("Sam  Lee" is `contact:sam-lee`,
+/// what `steward erase` takes to erase them). `None` for an empty name.
+pub fn named_subject(name: &str) -> Option<SubjectId> {
+    let name = name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("-")
+        .to_lowercase();
+    if name.is_empty() {
+        return None;
+    }
+    SubjectId::parse(format!("contact:{name}")).ok()
+}
+
 /// Every upcaster of Steward's domain events.
 pub fn upcasters() -> Upcasters {
-    Upcasters::new().register(
-        home::DeviceStateReported::EVENT_TYPE,
-        1,
-        home::upcast_device_state_reported_v1,
-    )
+    Upcasters::new()
+        .register(
+            home::DeviceStateReported::EVENT_TYPE,
+            1,
+            home::upcast_device_state_reported_v1,
+        )
+        .register(
+            travel::ReservationConfirmed::EVENT_TYPE,
+            1,
+            travel::upcast_reservation_confirmed_v1,
+        )
 }
 
 /// The JSON Schema of every domain event type, named `<EventType>.v<N>`.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DomainEvent;
 use crate::ids::SubjectId;
+use crate::upcast::{Payload, UpcastError};
 
 /// A trip was planned, or its plan changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -142,12 +143,31 @@ pub struct ReservationConfirmed {
     /// The hotel's or pick-up desk's address (personal).
     #[serde(default)]
     pub address: Option<String>,
+    /// Who travels on it, by name (personal): the booking code and address
+    /// are about them too, so erasing one of them erases this copy.
+    #[serde(default)]
+    pub travellers: Vec<String>,
 }
 
 impl DomainEvent for ReservationConfirmed {
     const EVENT_TYPE: &'static str = "ReservationConfirmed";
-    const SCHEMA_VERSION: u16 = 1;
-    const PERSONAL_FIELDS: &'static [&'static str] = &["confirmation_code", "address"];
+    const SCHEMA_VERSION: u16 = 2;
+    const PERSONAL_FIELDS: &'static [&'static str] =
+        &["confirmation_code", "address", "travellers"];
+
+    fn subjects(&self) -> Vec<SubjectId> {
+        contacts(&self.travellers)
+    }
+}
+
+/// v1 named no travellers (its personal part was sealed under the owner's
+/// key alone); it reads as v2 with none: the data itself is unchanged.
+pub(crate) fn upcast_reservation_confirmed_v1(payload: Payload<'_>) -> Result<(), UpcastError> {
+    if payload.data.is_object() {
+        Ok(())
+    } else {
+        Err(UpcastError::new("data is not an object"))
+    }
 }
 
 /// A reservation was cancelled (on its own, or with its trip).
@@ -293,7 +313,7 @@ impl DomainEvent for ItineraryIssueResolved {
 fn contacts(names: &[String]) -> Vec<SubjectId> {
     names
         .iter()
-        .filter_map(|name| SubjectId::parse(format!("contact:{}", name.trim().to_lowercase())).ok())
+        .filter_map(|name| super::named_subject(name))
         .collect()
 }
 
