@@ -324,7 +324,7 @@ impl Memory {
                     position_commit, position_prepare, recorded_at_ms, public_text, text,
                     model_id, embedding, revision)
                  VALUES {}",
-                row_placeholders(chunk.len(), 14)
+                cx.dialect.value_rows(chunk.len(), 14)
             )));
             for (item, vector) in chunk {
                 let event = item.event;
@@ -363,7 +363,7 @@ impl Memory {
         for chunk in links.chunks(ROWS_PER_STATEMENT) {
             let mut statement = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {subjects} (subject, part, row_key) VALUES {} ON CONFLICT DO NOTHING",
-                row_placeholders(chunk.len(), 3)
+                cx.dialect.value_rows(chunk.len(), 3)
             )));
             for (subject, row_key) in chunk {
                 statement = statement
@@ -457,27 +457,9 @@ pub(crate) fn sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// `($1, $2, …), ($k, …)` for `rows` rows of `columns` parameters.
-fn row_placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let values: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
-                .collect();
-            format!("({})", values.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_number_rows_in_order() {
-        assert_eq!(row_placeholders(2, 2), "($1, $2), ($3, $4)");
-    }
 
     #[test]
     fn every_source_names_its_domain_once_in_order() {

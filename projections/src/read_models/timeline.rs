@@ -145,25 +145,6 @@ impl Projection for Timeline {
 /// parameters (14 per row).
 const ROWS_PER_STATEMENT: usize = 250;
 
-/// `($1, $2, …), ($k, …)` for `rows` rows of `columns` parameters.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            text.push_str(&format!("${}", row * columns + column + 1));
-        }
-        text.push(')');
-    }
-    text
-}
-
 /// Indexes consecutive events.
 async fn insert(
     connection: &mut AnyConnection,
@@ -180,7 +161,7 @@ async fn insert(
                 recorded_at_ms, public_text, personal_text)
              VALUES {}",
             cx.tables.name(EVENTS),
-            placeholders(chunk.len(), 14)
+            cx.dialect.value_rows(chunk.len(), 14)
         )));
         let mut subjects = Vec::new();
         for event in chunk {
@@ -224,7 +205,7 @@ async fn insert(
             let mut statement = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO {} (subject, position_commit, position_prepare) VALUES {}",
                 cx.tables.name(SUBJECTS),
-                placeholders(subjects.len(), 3)
+                cx.dialect.value_rows(subjects.len(), 3)
             )));
             for (subject, commit, prepare) in subjects {
                 statement = statement.bind(subject).bind(commit).bind(prepare);
