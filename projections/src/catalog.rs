@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use steward_events::{Position, RecordedEvent};
 
-use crate::db::ReadDb;
+use crate::db::{ReadDb, from_sql_int, instant, sql_int};
 use crate::error::ProjectionError;
 use crate::tables::Tables;
 
@@ -106,20 +106,8 @@ const COLUMNS: &str = "projection, generation, version, state, position_commit, 
     last_recorded_at_ms, events_applied, failed_position, failed_event_id, failed_message, \
     failed_at_ms, updated_at_ms";
 
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 fn generation_from_row(row: &AnyRow) -> Result<Generation, sqlx::Error> {
@@ -132,7 +120,7 @@ fn generation_from_row(row: &AnyRow) -> Result<Generation, sqlx::Error> {
             message: row
                 .try_get::<Option<String>, _>("failed_message")?
                 .unwrap_or_default(),
-            at: from_ms(row.try_get::<Option<i64>, _>("failed_at_ms")?.unwrap_or(0)),
+            at: instant(row.try_get::<Option<i64>, _>("failed_at_ms")?.unwrap_or(0)),
         }),
         None => None,
     };
@@ -142,15 +130,15 @@ fn generation_from_row(row: &AnyRow) -> Result<Generation, sqlx::Error> {
         version: row.try_get("version")?,
         state: GenerationState::parse(&row.try_get::<String, _>("state")?),
         position: Position::commit_prepare(
-            to_u64(row.try_get("position_commit")?),
-            to_u64(row.try_get("position_prepare")?),
+            from_sql_int(row.try_get("position_commit")?),
+            from_sql_int(row.try_get("position_prepare")?),
         ),
         last_recorded_at: row
             .try_get::<Option<i64>, _>("last_recorded_at_ms")?
-            .map(from_ms),
+            .map(instant),
         events_applied: row.try_get("events_applied")?,
         failure,
-        updated_at: from_ms(row.try_get("updated_at_ms")?),
+        updated_at: instant(row.try_get("updated_at_ms")?),
     })
 }
 
@@ -236,8 +224,8 @@ pub(crate) async fn claim(
     .bind(now_ms())
     .bind(&generation.projection)
     .bind(generation.generation)
-    .bind(to_i64(generation.position.commit()))
-    .bind(to_i64(generation.position.prepare()))
+    .bind(sql_int(generation.position.commit()))
+    .bind(sql_int(generation.position.prepare()))
     .execute(&mut *connection)
     .await?;
     if claimed.rows_affected() != 1 {
@@ -268,15 +256,15 @@ pub(crate) async fn advance(
          updated_at_ms = $5 \
          WHERE projection = $6 AND generation = $7 AND position_commit = $8 AND position_prepare = $9",
     )
-    .bind(to_i64(last.global_position.commit()))
-    .bind(to_i64(last.global_position.prepare()))
+    .bind(sql_int(last.global_position.commit()))
+    .bind(sql_int(last.global_position.prepare()))
     .bind(last.recorded_at.timestamp_millis())
     .bind(applied)
     .bind(now_ms())
     .bind(&generation.projection)
     .bind(generation.generation)
-    .bind(to_i64(generation.position.commit()))
-    .bind(to_i64(generation.position.prepare()))
+    .bind(sql_int(generation.position.commit()))
+    .bind(sql_int(generation.position.prepare()))
     .execute(&mut *connection)
     .await?;
     if moved.rows_affected() != 1 {
@@ -381,7 +369,7 @@ pub(crate) async fn promote(
     tx.commit().await?;
     Ok(Generation {
         state: GenerationState::Live,
-        updated_at: from_ms(now),
+        updated_at: instant(now),
         ..generation.clone()
     })
 }
@@ -459,7 +447,7 @@ pub(crate) async fn requested_at(
     Ok(row
         .map(|row| row.try_get::<i64, _>("requested_at_ms"))
         .transpose()?
-        .map(from_ms))
+        .map(instant))
 }
 
 /// Marks `request` as done.

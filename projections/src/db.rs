@@ -21,6 +21,23 @@ pub enum Dialect {
     Sqlite,
 }
 
+/// A position or count as stored: both dialects have signed 64-bit integers
+/// only (no position comes near the top of the range).
+pub(crate) fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored position or count read back.
+pub(crate) fn from_sql_int(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A stored instant (milliseconds since the Unix epoch) read back; the
+/// epoch if out of range, which no stored value is.
+pub(crate) fn instant(millis: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
 impl Dialect {
     /// The `VALUES` list of a multi-row insert: `($1, $2), ($3, $4)` for
     /// `rows` rows of `columns` parameters, the statement's only ones.

@@ -25,7 +25,7 @@ use steward_events::domain::subject::SubjectErased;
 use steward_events::{Personal, RecordedEvent};
 
 use super::Embedder;
-use crate::db::Dialect;
+use crate::db::{Dialect, sql_int};
 use crate::error::ApplyError;
 use crate::projection::{ApplyContext, Projection};
 use crate::read_models::sql::{rows_of_subject, subjects_table};
@@ -451,10 +451,6 @@ pub(crate) fn key(event: &RecordedEvent) -> i64 {
 /// The revision a write by `event` stamps.
 fn revision(event: &RecordedEvent) -> i64 {
     key(event)
-}
-
-pub(crate) fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

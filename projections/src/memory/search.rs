@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 use steward_events::Position;
 
-use super::projection::{ITEMS, MEMORY_PROJECTION, sql_int};
+use super::projection::{ITEMS, MEMORY_PROJECTION};
 use super::{Embedder, Embedding, IndexOptions, MemoryError, VectorIndex};
 use crate::catalog;
 use crate::db::ReadDb;
+use crate::db::sql_int;
 use crate::error::ProjectionError;
 use crate::read_models::sql::{Bind, Conditions, placeholders};
 use crate::tables::Tables;

@@ -161,11 +161,7 @@ pub(crate) fn millis(instant: DateTime<Utc>) -> i64 {
     instant.timestamp_millis()
 }
 
-/// A stored instant read back (the epoch if out of range, which no stored
-/// value is).
-pub(crate) fn instant(millis: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
-}
+pub(crate) use crate::db::instant;
 
 /// A stored optional instant read back.
 pub(crate) fn instant_opt(millis: Option<i64>) -> Option<DateTime<Utc>> {

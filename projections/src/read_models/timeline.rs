@@ -14,7 +14,7 @@ use steward_events::domain::DomainEvent;
 use steward_events::domain::subject::SubjectErased;
 use steward_events::{Personal, Position, RecordedEvent};
 
-use crate::db::{Dialect, ReadDb};
+use crate::db::{Dialect, ReadDb, from_sql_int, instant, sql_int};
 use crate::error::{ApplyError, ProjectionError};
 use crate::projection::{ApplyContext, Projection};
 use crate::read_models::text_of;
@@ -274,10 +274,6 @@ fn postgres_document() -> String {
     format!("to_tsvector('simple', {DOCUMENT})")
 }
 
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 /// What to look for in the timeline. Every filter set must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimelineFilter {
@@ -413,8 +409,8 @@ pub async fn query(
         .map(|row| {
             Ok(TimelineEntry {
                 position: Position::commit_prepare(
-                    u64::try_from(row.try_get::<i64, _>("position_commit")?).unwrap_or(0),
-                    u64::try_from(row.try_get::<i64, _>("position_prepare")?).unwrap_or(0),
+                    from_sql_int(row.try_get("position_commit")?),
+                    from_sql_int(row.try_get("position_prepare")?),
                 ),
                 event_id: row.try_get("event_id")?,
                 stream_id: row.try_get("stream_id")?,
@@ -422,8 +418,7 @@ pub async fn query(
                 actor: row.try_get("actor")?,
                 correlation_id: row.try_get("correlation_id")?,
                 causation_id: row.try_get("causation_id")?,
-                recorded_at: DateTime::from_timestamp_millis(row.try_get("recorded_at_ms")?)
-                    .unwrap_or_default(),
+                recorded_at: instant(row.try_get("recorded_at_ms")?),
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
