@@ -196,18 +196,25 @@ impl Projection for Memory {
                 revision BIGINT NOT NULL
             )"
         )];
-        for (suffix, columns) in [
+        statements.extend(subjects_table(tables, SUBJECTS));
+        statements
+    }
+
+    fn create_indexes(&self, _dialect: Dialect, tables: &Tables) -> Vec<String> {
+        let items = tables.name(ITEMS);
+        [
             ("domain", "domain, recorded_at_ms"),
             ("recorded", "recorded_at_ms"),
             ("revision", "revision"),
-        ] {
-            statements.push(format!(
+        ]
+        .into_iter()
+        .map(|(suffix, columns)| {
+            format!(
                 "CREATE INDEX {} ON {items} ({columns})",
                 tables.name(&format!("{ITEMS}_{suffix}"))
-            ));
-        }
-        statements.extend(subjects_table(tables, SUBJECTS));
-        statements
+            )
+        })
+        .collect()
     }
 
     async fn apply(
