@@ -46,9 +46,9 @@ use crate::db::{Dialect, ReadDb};
 use crate::error::{ApplyError, ProjectionError};
 use crate::projection::{ApplyContext, Projection};
 use crate::read_models::sql::{
-    day_text, decode_set, erased_subject, flag, forget_row, forget_subject, from_json, from_name,
-    instant, json_text, local, local_text, millis, name_of, personal, personal_readable,
-    placeholders, remember_subjects, rows_of_subject, subjects_table,
+    day_text, decode_set, delete_where, erased_subject, flag, forget_row, forget_subject,
+    from_json, from_name, instant, json_text, local, local_text, millis, name_of, personal,
+    personal_readable, placeholders, remember_subjects, rows_of_subject, subjects_table,
 };
 use crate::tables::Tables;
 
@@ -528,21 +528,6 @@ async fn remove_responses(
     .execute(&mut *connection)
     .await?;
     delete_where(connection, &responses, "item_key", key).await
-}
-
-async fn delete_where(
-    connection: &mut AnyConnection,
-    table: &str,
-    column: &str,
-    value: &str,
-) -> Result<(), ApplyError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "DELETE FROM {table} WHERE {column} = $1"
-    )))
-    .bind(value)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
 }
 
 /// Drops the personal data of `subject` from every item and answer.

@@ -25,8 +25,8 @@ use crate::db::{Dialect, ReadDb};
 use crate::error::{ApplyError, ProjectionError};
 use crate::projection::{ApplyContext, Projection};
 use crate::read_models::sql::{
-    Bind, Conditions, decode_set, from_json, from_name, instant, instant_opt, json_text, millis,
-    name_of,
+    Bind, Conditions, decode_set, delete_where, from_json, from_name, instant, instant_opt,
+    json_text, millis, name_of,
 };
 use crate::tables::Tables;
 
@@ -259,21 +259,6 @@ impl Projection for Home {
 
 fn row_key(home: &str, id: &str) -> String {
     format!("{home}/{id}")
-}
-
-async fn delete_where(
-    connection: &mut AnyConnection,
-    table: &str,
-    column: &str,
-    value: &str,
-) -> Result<(), ApplyError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "DELETE FROM {table} WHERE {column} = $1"
-    )))
-    .bind(value)
-    .execute(&mut *connection)
-    .await?;
-    Ok(())
 }
 
 /// Settles the device's last request, if it is still `request_id`.

@@ -145,6 +145,22 @@ pub(crate) async fn forget_row(
     Ok(())
 }
 
+/// Deletes the rows of `table` whose `column` is `value`.
+pub(crate) async fn delete_where(
+    connection: &mut AnyConnection,
+    table: &str,
+    column: &str,
+    value: &str,
+) -> Result<(), ApplyError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {table} WHERE {column} = $1"
+    )))
+    .bind(value)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
 /// A statement that binds an `Option<f64>`, never kept prepared.
 ///
 /// sqlx 0.9's `Any` driver declares a missing `f64` to PostgreSQL as a
