@@ -1,10 +1,11 @@
 //! Calendar: a person's calendars, what is on them, who comes, and when a
 //! new meeting fits.
 //!
-//! One aggregate, [`Calendar`] (`calendar-<id>`: `calendar-work`,
+//! The [`Calendar`] aggregate (`calendar-<id>`: `calendar-work`,
 //! `calendar-home`), one stream per calendar. It holds its settings (time
 //! zone, working hours, buffers, focus time) and its events: the owner's
-//! own, and invitations they received (`organizer` given).
+//! own, and invitations they received (`organizer` given). Beside it, the
+//! [`Briefing`] on each occurrence of a meeting (`briefing-<id>`).
 //!
 //! **Times.** Commands give start and end as local date-times
 //! (`2026-03-30T09:00:00`, seconds included) in an IANA zone
@@ -48,7 +49,15 @@
 //! [`CalendarCommand::ProposeSlot`] runs it on the calendar's own state
 //! (its working hours, else Monday to Friday 09:00–17:00 in its zone) and
 //! holds the best slot tentatively, or is refused under `no_free_slot`.
+//!
+//! **Briefings.** [`CalendarCommand::RequestBriefing`], sent by the meeting
+//! briefing saga's timer a lead time before an occurrence of an event with
+//! other people in it, records `CalendarBriefingRequested` while the event
+//! still starts then; a moved or cancelled meeting refuses it, so a stale
+//! timer briefs nothing. The [`briefing`] aggregate (`briefing-<id>`) keeps
+//! what the inbox says about each occurrence.
 
+pub mod briefing;
 pub mod scheduling;
 pub mod time;
 
@@ -59,20 +68,22 @@ use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use steward_events::domain::calendar::{
-    CalendarAttendee, CalendarEvent, CalendarEventCancelled, CalendarEventRescheduled,
-    CalendarEventScheduled, CalendarInviteResponded, CalendarOccurrenceCancelled,
-    CalendarRsvpRecorded, CalendarSettingsSet, Rsvp, WeeklyHours,
+    CalendarAttendee, CalendarBriefingRequested, CalendarEvent, CalendarEventCancelled,
+    CalendarEventRescheduled, CalendarEventScheduled, CalendarInviteResponded,
+    CalendarOccurrenceCancelled, CalendarRsvpRecorded, CalendarSettingsSet, Rsvp, WeeklyHours,
 };
 
 use crate::aggregate::{Aggregate, Context, Rejection, ensure};
 use crate::catalog::Visitor;
 
+pub use briefing::{Briefing, BriefingCommand};
 pub use scheduling::{FocusPolicy, Participant, Slot, SlotRequest, SlotScore, find_free_slots};
 pub use time::{Buffers, Span, conflicts, parse_time_zone, resolve_local};
 
 /// Shows the domain's aggregates to `visitor`.
 pub(crate) fn visit<V: Visitor>(visitor: &mut V) {
     visitor.visit::<Calendar>();
+    visitor.visit::<Briefing>();
 }
 
 /// How far ahead a recurring event is checked for double booking.
@@ -161,6 +172,20 @@ pub enum CalendarCommand {
         /// Accept even though it double-books.
         #[serde(default)]
         force: bool,
+    },
+    /// Asks for a briefing on the occurrence of an event that starts at
+    /// `starts_at` (the meeting briefing saga's timer sends it a lead time
+    /// before). Refused when the event was cancelled (`event_cancelled`),
+    /// no longer starts then (`meeting_moved`: it moved, or that occurrence
+    /// was cancelled), is an invitation the owner declined
+    /// (`invite_declined`), or has started (`meeting_started`). An event
+    /// with no one but the owner in it needs no briefing, and asking again
+    /// changes nothing.
+    RequestBriefing {
+        /// The event.
+        event_id: String,
+        /// When the occurrence to brief starts.
+        starts_at: DateTime<Utc>,
     },
     /// Finds the best free time for an event within a window and puts it
     /// on the calendar, held tentatively for the owner to keep or move (a
@@ -266,10 +291,14 @@ pub struct CalendarEntry {
     pub cancelled: bool,
     /// The cancelled occurrences of a repeating event, by local start.
     pub cancelled_occurrences: BTreeSet<NaiveDateTime>,
+    /// The start of the last occurrence a briefing was asked for.
+    #[serde(default)]
+    pub briefed_for: Option<DateTime<Utc>>,
 }
 
 impl CalendarEntry {
-    fn from_scheduled(event: &CalendarEventScheduled) -> Self {
+    /// The entry an event starts as when scheduled.
+    pub fn from_scheduled(event: &CalendarEventScheduled) -> Self {
         Self {
             scheduled: event.clone(),
             start: event.start,
@@ -282,6 +311,7 @@ impl CalendarEntry {
             own_response: None,
             cancelled: false,
             cancelled_occurrences: BTreeSet::new(),
+            briefed_for: None,
         }
     }
 
@@ -304,6 +334,29 @@ impl CalendarEntry {
     /// invitation.
     pub fn is_busy(&self) -> bool {
         !self.cancelled && self.own_response != Some(Rsvp::Declined)
+    }
+
+    /// Whether anyone but the owner is in it: attendees, or the organiser
+    /// of an invitation.
+    pub fn has_other_people(&self) -> bool {
+        !self.scheduled.attendees.is_empty() || self.scheduled.organizer.is_some()
+    }
+
+    /// The occurrence starting exactly at `starts_at`, unless cancelled.
+    pub fn occurrence_at(&self, starts_at: DateTime<Utc>) -> Option<Occurrence> {
+        let instant = Span::new(starts_at, starts_at + TimeDelta::seconds(1));
+        self.occurrences(instant)
+            .into_iter()
+            .find(|occurrence| occurrence.span.start == starts_at)
+    }
+
+    /// The first occurrence starting after `after` (within the clash
+    /// horizon), unless cancelled.
+    pub fn next_occurrence_after(&self, after: DateTime<Utc>) -> Option<Occurrence> {
+        let ahead = Span::new(after, after + TimeDelta::days(CLASH_HORIZON_DAYS));
+        self.occurrences(ahead)
+            .into_iter()
+            .find(|occurrence| occurrence.span.start > after)
     }
 
     /// How long each occurrence lasts.
@@ -1021,6 +1074,59 @@ impl Calendar {
 }
 
 impl Calendar {
+    fn request_briefing(
+        &self,
+        event_id: &str,
+        starts_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CalendarEvent>, Rejection> {
+        let entry = self.open_entry(event_id)?;
+        if !entry.has_other_people() {
+            // The owner's own time needs no briefing: nothing to do.
+            return Ok(Vec::new());
+        }
+        ensure(
+            entry.own_response != Some(Rsvp::Declined),
+            "invite_declined",
+            || format!("the owner declined `{}`", entry.title()),
+        )?;
+        ensure(
+            entry.occurrence_at(starts_at).is_some(),
+            "meeting_moved",
+            || {
+                format!(
+                    "`{}` no longer starts at {}: it moved or that occurrence was cancelled",
+                    entry.title(),
+                    starts_at.format("%Y-%m-%d %H:%M UTC")
+                )
+            },
+        )?;
+        if entry.briefed_for == Some(starts_at) {
+            return Ok(Vec::new());
+        }
+        ensure(starts_at > now, "meeting_started", || {
+            format!(
+                "`{}` started at {}: too late for a briefing",
+                entry.title(),
+                starts_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })?;
+        let next_starts_at = entry
+            .recurrence()
+            .and_then(|_| entry.next_occurrence_after(starts_at))
+            .map(|next| next.span.start);
+        Ok(vec![CalendarEvent::BriefingRequested(
+            CalendarBriefingRequested {
+                event_id: entry.scheduled.event_id.clone(),
+                title: entry.title().to_owned(),
+                starts_at,
+                attendees: entry.scheduled.attendees.clone(),
+                organizer: entry.scheduled.organizer.clone(),
+                next_starts_at,
+            },
+        )])
+    }
+
     fn propose_slot(
         &self,
         proposal: SlotProposal,
@@ -1107,7 +1213,8 @@ impl Calendar {
 impl Aggregate for Calendar {
     const CATEGORY: &'static str = "calendar";
     const DOMAIN: &'static str = "calendar";
-    const STATE_VERSION: u32 = 1;
+    // 2: entries remember the occurrence last briefed.
+    const STATE_VERSION: u32 = 2;
     type Command = CalendarCommand;
     type Event = CalendarEvent;
 
@@ -1155,6 +1262,10 @@ impl Aggregate for Calendar {
                 response,
                 force,
             } => self.respond(&event_id, response, force),
+            CalendarCommand::RequestBriefing {
+                event_id,
+                starts_at,
+            } => self.request_briefing(&event_id, starts_at, context.now),
             CalendarCommand::ProposeSlot {
                 event_id,
                 title,
@@ -1223,6 +1334,11 @@ impl Aggregate for Calendar {
             CalendarEvent::InviteResponded(e) => {
                 if let Some(entry) = self.events.get_mut(&e.event_id) {
                     entry.own_response = Some(e.response);
+                }
+            }
+            CalendarEvent::BriefingRequested(e) => {
+                if let Some(entry) = self.events.get_mut(&e.event_id) {
+                    entry.briefed_for = Some(e.starts_at);
                 }
             }
         }

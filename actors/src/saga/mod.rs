@@ -19,22 +19,24 @@
 //! - [`maintenance_calendar`]: a maintenance task falling due gets a
 //!   tentative slot on the calendar;
 //! - [`timers`]: every due instant a domain records becomes a timer that
-//!   sends the domain's timer command then.
+//!   sends the domain's timer command then;
+//! - [`meeting_briefing`]: a lead time before each meeting with other
+//!   people in it, a briefing names the inbox threads with them (not in
+//!   [`steward_sagas`]: it reads the inbox, so its runner needs the read
+//!   models).
 //!
-//! Because a reaction depends on nothing but the event, what a saga needs
-//! must be in the event; where an event lacks it, the saga does what it can
-//! without it (see each saga's documentation). Erased personal fields read
+//! A reaction depends on nothing but the event, so what a saga needs must
+//! be in the event; where an event lacks it, the saga does what it can
+//! without it (see each saga's documentation). A saga that needs what only
+//! a read model knows asks for it with [`Saga::lookup`]: the runner answers
+//! the [`Lookup`] and hands the [`Answer`] to [`Saga::react_with`], which
+//! stays a pure function of the event and the answer. Erased personal fields read
 //! as their defaults. Reactions may carry personal data on to the aggregate
 //! that keeps it (a reservation's travellers and address, an event's
 //! location), so whoever records a reaction keeps its data sealed or leaves
 //! it out.
-//!
-//! **Planned, not here yet: the meeting briefing.** Before a meeting, a
-//! saga is to gather what the inbox holds about it (recent threads with the
-//! attendees) and ask the planner for a briefing. That needs the inbox's
-//! read models (messages by correspondent), which a pure function of one
-//! event cannot read; it waits for the read models of a later issue.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use steward_events::domain::{DecodeError, DomainEvent, decode_tolerant};
 use steward_events::{RecordedEvent, StreamId};
@@ -44,12 +46,14 @@ mod ids;
 pub mod confirmation_emails;
 pub mod low_stock;
 pub mod maintenance_calendar;
+pub mod meeting_briefing;
 pub mod timers;
 pub mod travel_calendar;
 
 pub use confirmation_emails::ConfirmationEmails;
 pub use low_stock::LowStock;
 pub use maintenance_calendar::MaintenanceCalendar;
+pub use meeting_briefing::{BriefingConfig, MeetingBriefing};
 pub use timers::Timers;
 pub use travel_calendar::TravelCalendar;
 
@@ -102,6 +106,66 @@ pub trait Saga: Send + Sync + 'static {
     /// The commands that answer `event` (none if it needs no answer). An
     /// event that does not decode gets none; the runner records that.
     fn react(&self, event: &RecordedEvent) -> Vec<Reaction>;
+
+    /// What the saga must know beyond `event` before it reacts to it, if
+    /// anything (most sagas: nothing). The runner answers it from the read
+    /// models and calls [`Saga::react_with`] instead of [`Saga::react`].
+    fn lookup(&self, _event: &RecordedEvent) -> Option<Lookup> {
+        None
+    }
+
+    /// The commands that answer `event`, given the answer to its
+    /// [`Saga::lookup`].
+    fn react_with(&self, event: &RecordedEvent, _answer: &Answer) -> Vec<Reaction> {
+        self.react(event)
+    }
+}
+
+/// A question a saga asks of the read models before it reacts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The inbox threads with any of some correspondents.
+    InboxThreads(ThreadsQuery),
+}
+
+/// Which inbox threads to find: those with a message from one of
+/// `correspondents` received from `since` on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadsQuery {
+    /// The addresses, lower-cased.
+    pub correspondents: Vec<String>,
+    /// The earliest message that counts.
+    pub since: DateTime<Utc>,
+    /// The most threads wanted, newest first.
+    pub limit: usize,
+}
+
+/// The read models' answer to a [`Lookup`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The threads found, newest first.
+    InboxThreads(Vec<InboxThread>),
+}
+
+/// One inbox conversation, as the inbox read model knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxThread {
+    /// The mailbox it is in.
+    pub account: String,
+    /// The conversation.
+    pub thread_id: String,
+    /// The subject line of its newest message, unless erased.
+    pub subject: Option<String>,
+    /// The addresses its messages (since the query's `since`) came from,
+    /// lower-cased; erased ones left out.
+    pub correspondents: Vec<String>,
+    /// How many of its messages arrived since the query's `since`.
+    pub messages: u32,
+    /// When its newest message arrived.
+    pub last_message_at: DateTime<Utc>,
+    /// Whether its newest message was triaged as needing a reply (or
+    /// urgent) and no reply to it was sent.
+    pub awaiting_reply: bool,
 }
 
 /// Where the sagas send what they send.

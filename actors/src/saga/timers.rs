@@ -211,7 +211,7 @@ impl Timers {
 
 /// `Schedule` of the timer `timer_id`: at `due_at`, send `command_type`
 /// with `data` to `target`.
-fn schedule(
+pub(super) fn schedule(
     timer_id: &str,
     due_at: DateTime<Utc>,
     target: &StreamId,

@@ -12,6 +12,9 @@
 //! instants they were resolved to when decided, so read models need no time
 //! zone database.
 //!
+//! A second aggregate, the briefing (`briefing-<id>`), holds what the inbox
+//! says about one occurrence of a meeting, prepared before it.
+//!
 //! Attendees' and organisers' e-mail addresses and names, and locations,
 //! are personal data: they travel in the sealed part and read back empty
 //! once erased.
@@ -310,6 +313,116 @@ impl DomainEvent for CalendarInviteResponded {
     const SCHEMA_VERSION: u16 = 1;
 }
 
+/// The time came to brief the owner on one occurrence of an event with
+/// other people in it: a timer set for the lead time before it fired, and
+/// the event still starts then. The meeting briefing saga gathers the
+/// related inbox threads for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBriefingRequested {
+    /// The event.
+    pub event_id: String,
+    /// What it is.
+    pub title: String,
+    /// When the occurrence to brief starts.
+    pub starts_at: DateTime<Utc>,
+    /// Who is invited (personal).
+    #[serde(default)]
+    pub attendees: Vec<CalendarAttendee>,
+    /// Who sent the invitation, when it is one (personal).
+    #[serde(default)]
+    pub organizer: Option<String>,
+    /// When the next occurrence starts, if the event repeats: the next
+    /// briefing's timer is set from it.
+    pub next_starts_at: Option<DateTime<Utc>>,
+}
+
+impl DomainEvent for CalendarBriefingRequested {
+    const EVENT_TYPE: &'static str = "CalendarBriefingRequested";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["attendees", "organizer"];
+
+    fn subjects(&self) -> Vec<SubjectId> {
+        let emails = self
+            .attendees
+            .iter()
+            .map(|attendee| attendee.email.as_str())
+            .chain(self.organizer.as_deref());
+        contacts(emails)
+    }
+}
+
+// --------------------------------------------------------------- briefing
+
+/// One inbox conversation a briefing names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BriefingThread {
+    /// The mailbox it is in.
+    pub account: String,
+    /// The conversation.
+    pub thread_id: String,
+    /// The subject line of its newest message, if known.
+    pub subject: Option<String>,
+    /// The addresses its messages came from, lower-cased.
+    pub correspondents: Vec<String>,
+    /// How many of its messages the inbox holds within the briefing's
+    /// window.
+    pub messages: u32,
+    /// When its newest message arrived.
+    pub last_message_at: DateTime<Utc>,
+    /// Whether its newest message asks for a reply that was not sent.
+    pub awaiting_reply: bool,
+}
+
+/// A briefing for one occurrence of a meeting was prepared: the inbox
+/// threads with its people, newest first (none is a briefing too: there is
+/// nothing to catch up on). The planner summarises it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BriefingPrepared {
+    /// The calendar the meeting is on (`calendar-main`).
+    pub calendar: String,
+    /// The meeting, as the calendar names it.
+    pub event_id: String,
+    /// What it is.
+    pub title: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// The inbox was searched from this instant on.
+    pub since: DateTime<Utc>,
+    /// Who is in it: the attendees and the organiser (personal).
+    #[serde(default)]
+    pub attendees: Vec<CalendarAttendee>,
+    /// The related threads, newest first (personal: subjects and
+    /// correspondents).
+    #[serde(default)]
+    pub threads: Vec<BriefingThread>,
+    /// How many threads it names (kept when the threads are erased).
+    pub thread_count: u32,
+    /// How many of them await a reply.
+    pub awaiting_replies: u32,
+}
+
+impl DomainEvent for BriefingPrepared {
+    const EVENT_TYPE: &'static str = "BriefingPrepared";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["attendees", "threads"];
+
+    fn subjects(&self) -> Vec<SubjectId> {
+        let emails = self
+            .attendees
+            .iter()
+            .map(|attendee| attendee.email.as_str())
+            .chain(
+                self.threads
+                    .iter()
+                    .flat_map(|thread| thread.correspondents.iter().map(String::as_str)),
+            );
+        contacts(emails)
+    }
+}
+
 /// `contact:<email>` subjects, skipping empty and unusable addresses.
 fn contacts<'a>(emails: impl IntoIterator<Item = &'a str>) -> Vec<SubjectId> {
     let mut subjects: Vec<SubjectId> = Vec::new();
@@ -344,11 +457,23 @@ crate::domain_events! {
         RsvpRecorded(CalendarRsvpRecorded),
         /// The owner answered an invitation.
         InviteResponded(CalendarInviteResponded),
+        /// The time came to brief the owner on a meeting.
+        BriefingRequested(CalendarBriefingRequested),
+    }
+}
+
+crate::domain_events! {
+    /// What a briefing stream holds.
+    pub enum BriefingEvent {
+        /// The briefing was prepared (again, if the threads changed).
+        Prepared(BriefingPrepared),
     }
 }
 
 /// The JSON Schema of every event type of the domain.
 pub fn schemas() -> Vec<(String, schemars::Schema)> {
     use super::EventSet as _;
-    CalendarEvent::schemas()
+    let mut schemas = CalendarEvent::schemas();
+    schemas.extend(BriefingEvent::schemas());
+    schemas
 }

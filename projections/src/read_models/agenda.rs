@@ -296,6 +296,8 @@ impl Agenda {
                 .execute(&mut *connection)
                 .await?;
             }
+            // A briefing asked for changes nothing on the agenda.
+            CalendarEvent::BriefingRequested(_) => {}
         }
         Ok(())
     }

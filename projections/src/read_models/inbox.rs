@@ -738,3 +738,139 @@ async fn replies_of(
     }
     Ok(replies)
 }
+
+/// Which conversations [`threads_with`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadsWith {
+    /// Threads with a message from one of these addresses (case ignored).
+    pub correspondents: Vec<String>,
+    /// Only messages received from this instant on count.
+    pub since: DateTime<Utc>,
+    /// The most threads returned, newest first.
+    pub limit: usize,
+}
+
+/// One conversation with some correspondents, as far as the inbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxThread {
+    /// Its mailbox.
+    pub account: String,
+    /// The conversation.
+    pub thread_id: String,
+    /// The subject line of its newest message; `None` once erased.
+    pub subject: Option<String>,
+    /// The addresses its messages came from, lower-cased and sorted;
+    /// erased ones left out.
+    pub correspondents: Vec<String>,
+    /// How many of its messages arrived since the query's `since`.
+    pub messages: u32,
+    /// When its newest message arrived.
+    pub last_message_at: DateTime<Utc>,
+    /// Whether its newest message was triaged as needing a reply (or as
+    /// urgent) and no reply to it was sent or asked to be sent.
+    pub awaiting_reply: bool,
+}
+
+/// Mail that is no conversation: left out of [`threads_with`].
+const NOT_CONVERSATIONS: &str = "('spam', 'newsletter')";
+
+/// The threads holding a message from one of `query.correspondents`
+/// received since `query.since` (spam and newsletters left out), newest
+/// first: what a meeting's briefing names. Each counts only its messages
+/// since `query.since`.
+pub async fn threads_with(
+    db: &ReadDb,
+    tables: &Tables,
+    query: &ThreadsWith,
+) -> Result<Vec<InboxThread>, ProjectionError> {
+    let mut addresses: Vec<String> = query
+        .correspondents
+        .iter()
+        .map(|address| address.trim().to_lowercase())
+        .filter(|address| !address.is_empty())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    if addresses.is_empty() || query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let messages = tables.name(MESSAGES);
+    let conversation = format!("(category IS NULL OR category NOT IN {NOT_CONVERSATIONS})");
+    let sql = format!(
+        "SELECT message_key, account, thread_id, from_address, subject, received_at_ms, category
+         FROM {messages} m
+         WHERE received_at_ms >= $1 AND {conversation}
+           AND EXISTS (
+             SELECT 1 FROM {messages} o
+             WHERE o.account = m.account AND o.thread_id = m.thread_id
+               AND o.received_at_ms >= $2
+               AND (o.category IS NULL OR o.category NOT IN {NOT_CONVERSATIONS})
+               AND LOWER(o.from_address) IN ({}))
+         ORDER BY received_at_ms DESC, message_key",
+        placeholders(3, addresses.len())
+    );
+    let since = millis(query.since);
+    let mut statement = sqlx::query(AssertSqlSafe(sql)).bind(since).bind(since);
+    for address in &addresses {
+        statement = statement.bind(address.clone());
+    }
+    let rows = statement.fetch_all(db.pool()).await?;
+
+    // Rows come newest first, so a thread's first row is its newest message.
+    let mut threads: Vec<InboxThread> = Vec::new();
+    let mut newest: Vec<(String, Option<String>)> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for row in &rows {
+        let account: String = row.try_get("account")?;
+        let thread_id: String = row.try_get("thread_id")?;
+        let from: Option<String> = row.try_get("from_address")?;
+        let at = match index.get(&(account.clone(), thread_id.clone())) {
+            Some(&at) => at,
+            None => {
+                if threads.len() == query.limit {
+                    continue;
+                }
+                index.insert((account.clone(), thread_id.clone()), threads.len());
+                newest.push((row.try_get("message_key")?, row.try_get("category")?));
+                threads.push(InboxThread {
+                    account,
+                    thread_id,
+                    subject: row.try_get("subject")?,
+                    correspondents: Vec::new(),
+                    messages: 0,
+                    last_message_at: instant(row.try_get("received_at_ms")?),
+                    awaiting_reply: false,
+                });
+                threads.len() - 1
+            }
+        };
+        let thread = &mut threads[at];
+        thread.messages = thread.messages.saturating_add(1);
+        if let Some(from) = from
+            .map(|f| f.trim().to_lowercase())
+            .filter(|f| !f.is_empty())
+            && !thread.correspondents.contains(&from)
+        {
+            thread.correspondents.push(from);
+        }
+    }
+    let keys: Vec<String> = newest.iter().map(|(key, _)| key.clone()).collect();
+    let replies = replies_of(db, tables, &keys).await?;
+    let asks_for_reply = [
+        name_of(&TriageCategory::NeedsReply)?,
+        name_of(&TriageCategory::Urgent)?,
+    ];
+    for (thread, (key, category)) in threads.iter_mut().zip(&newest) {
+        thread.correspondents.sort();
+        let answered = replies.get(key).is_some_and(|replies| {
+            replies
+                .iter()
+                .any(|reply| matches!(reply.status, ReplyStatus::Sent | ReplyStatus::SendRequested))
+        });
+        thread.awaiting_reply = !answered
+            && category
+                .as_ref()
+                .is_some_and(|c| asks_for_reply.contains(c));
+    }
+    Ok(threads)
+}

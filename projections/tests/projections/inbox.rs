@@ -10,8 +10,8 @@ use steward_events::domain::inbox::{
     ReplySendRequested, TriageCategory, TriageDecider,
 };
 use steward_projections::read_models::inbox::{
-    self, Inbox, InboxMessage, InboxQuery, InboxReply, InboxTriage, InboxView, MessageState,
-    ReplyStatus,
+    self, Inbox, InboxMessage, InboxQuery, InboxReply, InboxThread, InboxTriage, InboxView,
+    MessageState, ReplyStatus, ThreadsWith,
 };
 
 use crate::read_model_support::{at, catch_up, erase, rebuild, record, tables};
@@ -21,6 +21,7 @@ on_both_backends!(
     the_queue_ranks_by_priority_and_filters_by_view_label_and_category,
     a_snoozed_message_is_hidden_until_its_time_then_comes_back,
     erasing_a_correspondent_drops_what_was_said_about_them,
+    threads_with_correspondents_come_newest_first_saying_whether_a_reply_is_awaited,
 );
 
 async fn list(f: &Fixture, query: InboxQuery, now: DateTime<Utc>) -> Vec<InboxMessage> {
@@ -505,4 +506,185 @@ async fn erasing_a_correspondent_drops_what_was_said_about_them(f: Fixture) {
     rebuild(&f, Arc::new(Inbox)).await;
     let rebuilt = list(&f, InboxQuery::default(), now).await;
     assert_eq!(rebuilt, [dana_forgotten, bob]);
+}
+
+/// A message `id` in thread `thread` from `from`.
+fn in_thread(id: &str, thread: &str, from: &str, subject: &str, at_text: &str) -> MessageReceived {
+    MessageReceived {
+        thread_id: thread.to_owned(),
+        ..received(id, from, subject, at_text)
+    }
+}
+
+async fn threads_with_correspondents_come_newest_first_saying_whether_a_reply_is_awaited(
+    f: Fixture,
+) {
+    let needs_reply = || {
+        triaged(
+            TriageCategory::NeedsReply,
+            Priority::Normal,
+            TriageDecider::Person {},
+            "asks something",
+            &["jane@example.org"],
+        )
+    };
+    // The budget thread: Jane wrote, Bob answered last, asking something.
+    for (id, from, at_text) in [
+        ("b1", "Jane@Example.org", "2026-02-25T09:00:00Z"),
+        ("b2", "bob@example.org", "2026-03-01T09:00:00Z"),
+    ] {
+        record(
+            &f,
+            &format!("message-{id}"),
+            &in_thread(id, "budget", from, "Budget", at_text),
+        )
+        .await;
+    }
+    record(&f, "message-b2", &needs_reply()).await;
+    // The venue thread: Jane asked, and a reply was asked to be sent.
+    record(
+        &f,
+        "message-v1",
+        &in_thread(
+            "v1",
+            "venue",
+            "jane@example.org",
+            "Venue",
+            "2026-02-27T09:00:00Z",
+        ),
+    )
+    .await;
+    record(&f, "message-v1", &needs_reply()).await;
+    record(
+        &f,
+        "message-v1",
+        &ReplySendRequested {
+            draft_id: "d1".to_owned(),
+            account: "personal".to_owned(),
+            thread_id: "venue".to_owned(),
+            in_reply_to: "v1".to_owned(),
+            to: vec![Correspondent::address("jane@example.org")],
+            cc: Vec::new(),
+            subject: "Re: Venue".to_owned(),
+            body_text: "The usual place.".to_owned(),
+            requested_at: at("2026-02-27T10:00:00Z"),
+        },
+    )
+    .await;
+    // Not related: Jane long ago, someone else, and Jane's newsletter.
+    record(
+        &f,
+        "message-o1",
+        &in_thread(
+            "o1",
+            "old",
+            "jane@example.org",
+            "Old",
+            "2026-01-01T09:00:00Z",
+        ),
+    )
+    .await;
+    record(
+        &f,
+        "message-x1",
+        &in_thread(
+            "x1",
+            "other",
+            "dana@example.org",
+            "Other",
+            "2026-03-01T09:00:00Z",
+        ),
+    )
+    .await;
+    record(
+        &f,
+        "message-n1",
+        &in_thread(
+            "n1",
+            "news",
+            "jane@example.org",
+            "News",
+            "2026-03-01T10:00:00Z",
+        ),
+    )
+    .await;
+    record(
+        &f,
+        "message-n1",
+        &triaged(
+            TriageCategory::Newsletter,
+            Priority::Low,
+            TriageDecider::Person {},
+            "a mailing",
+            &["jane@example.org"],
+        ),
+    )
+    .await;
+
+    catch_up(&f, Arc::new(Inbox)).await;
+    let tables = tables(&f, "inbox").await;
+    let query = ThreadsWith {
+        correspondents: vec!["JANE@example.org".to_owned()],
+        since: at("2026-02-01T00:00:00Z"),
+        limit: 10,
+    };
+    let found = inbox::threads_with(&f.db, &tables, &query)
+        .await
+        .expect("threads");
+    assert_eq!(
+        found,
+        [
+            InboxThread {
+                account: "personal".to_owned(),
+                thread_id: "budget".to_owned(),
+                subject: Some("Budget".to_owned()),
+                correspondents: vec!["bob@example.org".to_owned(), "jane@example.org".to_owned()],
+                messages: 2,
+                last_message_at: at("2026-03-01T09:00:00Z"),
+                awaiting_reply: true,
+            },
+            InboxThread {
+                account: "personal".to_owned(),
+                thread_id: "venue".to_owned(),
+                subject: Some("Venue".to_owned()),
+                correspondents: vec!["jane@example.org".to_owned()],
+                messages: 1,
+                last_message_at: at("2026-02-27T09:00:00Z"),
+                awaiting_reply: false,
+            },
+        ]
+    );
+    let newest_only = ThreadsWith {
+        limit: 1,
+        ..query.clone()
+    };
+    let found = inbox::threads_with(&f.db, &tables, &newest_only)
+        .await
+        .expect("threads");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].thread_id, "budget");
+    let nobody = ThreadsWith {
+        correspondents: vec!["nobody@example.org".to_owned()],
+        ..query.clone()
+    };
+    assert!(
+        inbox::threads_with(&f.db, &tables, &nobody)
+            .await
+            .expect("threads")
+            .is_empty()
+    );
+
+    // Erasing Jane drops her address and the subjects she wrote; the
+    // threads are still there.
+    erase(&f, "contact:jane@example.org").await;
+    catch_up(&f, Arc::new(Inbox)).await;
+    let bob = ThreadsWith {
+        correspondents: vec!["bob@example.org".to_owned()],
+        ..query
+    };
+    let found = inbox::threads_with(&f.db, &tables, &bob)
+        .await
+        .expect("threads");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].correspondents, ["bob@example.org"]);
 }

@@ -58,6 +58,22 @@ pub enum HostError {
     /// The actor system could not start.
     #[error("the actor host could not start: {0}")]
     Startup(String),
+    /// A saga asked the read models something its runner cannot answer.
+    #[error("the `{saga}` saga reads {lookup}, which its runner was not given")]
+    LookupUnavailable {
+        /// The saga.
+        saga: String,
+        /// What it reads.
+        lookup: String,
+    },
+    /// The read models failed to answer a saga's lookup.
+    #[error("the read models did not answer the `{saga}` saga: {reason}")]
+    Lookup {
+        /// The saga.
+        saga: String,
+        /// Why.
+        reason: String,
+    },
     /// The actor's stopped taking commands (the host is shutting down).
     #[error("`{stream}` is not taking commands now; retry later")]
     Busy {
@@ -90,7 +106,9 @@ impl HostError {
             | HostError::Panicked { .. }
             | HostError::Busy { .. }
             | HostError::OutcomeUnknown { .. }
-            | HostError::Startup(_) => ErrorClass::Failure,
+            | HostError::Startup(_)
+            | HostError::LookupUnavailable { .. }
+            | HostError::Lookup { .. } => ErrorClass::Failure,
         }
     }
 }

@@ -9,13 +9,19 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use steward_actors::CommandEnvelope;
+use steward_actors::saga::{BriefingConfig, MeetingBriefing};
 use steward_actors::saga::{Reaction, Saga};
 use steward_events::domain::DomainEvent as _;
+use steward_events::domain::calendar::{BriefingPrepared, CalendarBriefingRequested};
 use steward_events::domain::groceries::ItemListed;
 use steward_events::domain::saga::SagaReacted;
 use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
-use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
-use steward_host::{Host, HostOptions, ManualClock};
+use steward_host::workers::{
+    LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run, meeting_briefing_worker,
+};
+use steward_host::{Host, HostError, HostOptions, ManualClock};
+use steward_projections::read_models::inbox::Inbox;
+use steward_projections::{ProjectionRunner, ReadDb, RunnerOptions};
 use steward_store_core::{MasterKey, Store};
 use steward_testkit::{PgDatabase, SqliteDir};
 use tokio_util::sync::CancellationToken;
@@ -104,6 +110,17 @@ impl Backend {
             Backend::Postgres(database) => database.store(master.clone()).await,
         }
     }
+
+    /// The read-model database beside the store.
+    async fn read_models(&self) -> ReadDb {
+        let url = match self {
+            Backend::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("read-models.db").display())
+            }
+            Backend::Postgres(database) => database.url(),
+        };
+        ReadDb::connect(&url).await.expect("read-model database")
+    }
 }
 
 macro_rules! on_both_backends {
@@ -134,6 +151,8 @@ on_both_backends!(
     a_cancelled_timer_never_fires,
     one_process_at_a_time_holds_a_lease_and_a_dead_holder_lets_it_go,
     a_saga_answers_events_with_caused_commands_and_resumes_after_a_restart,
+    a_meeting_is_briefed_the_afternoon_before_with_the_inbox_threads_of_its_attendees,
+    a_saga_that_reads_the_inbox_stops_when_its_runner_cannot,
 );
 
 async fn a_timer_fires_when_due_and_records_it(backend: Backend) {
@@ -390,4 +409,222 @@ async fn a_saga_answers_events_with_caused_commands_and_resumes_after_a_restart(
     assert_eq!(events(&store, "shoppinglist-copy").await.len(), 2);
     stop.cancel();
     task.await.expect("joins");
+}
+
+/// Runs `work` on its own task until the token is cancelled.
+fn spawn_until_stopped<F, Fut>(work: F) -> (CancellationToken, tokio::task::JoinHandle<()>)
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(work(stop.clone()));
+    (stop, task)
+}
+
+async fn a_meeting_is_briefed_the_afternoon_before_with_the_inbox_threads_of_its_attendees(
+    backend: Backend,
+) {
+    let store = backend.store(&MasterKey::generate().expect("key")).await;
+    let read_models = backend.read_models().await;
+    // The store stamps events with the real time, and the saga takes "now"
+    // from them: the meeting is the day after tomorrow, by the real date.
+    let now = Utc::now();
+    let day = now.date_naive() + chrono::Days::new(2);
+    let starts_at = day.and_hms_opt(10, 0, 0).expect("valid").and_utc();
+    let due = starts_at - chrono::Duration::hours(18);
+    let clock = ManualClock::new(now);
+    let host = host(&store, &clock);
+    host.execute(command(
+        "message-m1",
+        "Receive",
+        json!({
+            "message_id": "m1",
+            "account": "personal",
+            "thread_id": "thread-budget",
+            "from": { "address": "jane@example.org", "name": "Jane Doe" },
+            "subject": "Budget for the kick-off",
+            "received_at": now - chrono::Duration::days(1),
+        }),
+    ))
+    .await
+    .expect("received");
+    host.execute(command(
+        "calendar-main",
+        "SetCalendarSettings",
+        json!({ "name": "Main", "time_zone": "UTC" }),
+    ))
+    .await
+    .expect("settings");
+    // At 10:00 with Jane; and another with her, called off.
+    for event_id in ["kickoff", "called-off"] {
+        host.execute(command(
+            "calendar-main",
+            "ScheduleEvent",
+            json!({
+                "event_id": event_id,
+                "title": "Project kick-off",
+                "start": starts_at.naive_utc(),
+                "end": (starts_at + chrono::Duration::hours(1)).naive_utc(),
+                "attendees": [{ "email": "jane@example.org", "name": "Jane Doe" }],
+                "force": true,
+            }),
+        ))
+        .await
+        .expect("scheduled");
+    }
+    host.execute(command(
+        "calendar-main",
+        "CancelEvent",
+        json!({ "event_id": "called-off" }),
+    ))
+    .await
+    .expect("cancelled");
+
+    let inbox = ProjectionRunner::new(
+        read_models.clone(),
+        Arc::new(store.clone()),
+        Arc::new(Inbox),
+        RunnerOptions::default(),
+    );
+    let (stop_inbox, inbox_task) = spawn_until_stopped(|stop| async move {
+        inbox.run(stop).await.expect("the inbox projection runs");
+    });
+    let briefing = meeting_briefing_worker(
+        BriefingConfig::default(),
+        host.clone(),
+        store.clone(),
+        read_models.clone(),
+    )
+    .expect("worker");
+    let (stop_saga, saga_task) = spawn_until_stopped(|stop| async move {
+        briefing.run(stop).await.expect("the saga runs");
+    });
+    let (stop_timers, timers_task) = spawn_timer_worker(&host, &store);
+
+    let timer = format!(
+        "timer-{}",
+        MeetingBriefing::timer_id("main", "kickoff", starts_at)
+    );
+    let set = wait_for(&store, &timer, 1).await;
+    assert_eq!(set[0].data["due_at"], json!(due));
+    let briefing_stream = MeetingBriefing::briefing_stream("main", "kickoff", starts_at)
+        .expect("a stream id")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        events(&store, &briefing_stream).await.is_empty(),
+        "not before the lead time"
+    );
+
+    // The afternoon before: the timer asks the calendar, which asks for
+    // the briefing, which the saga prepares from the inbox.
+    clock.advance(due - now + chrono::Duration::minutes(1));
+    let prepared = wait_for(&store, &briefing_stream, 1).await;
+    let calendar = events(&store, "calendar-main").await;
+    let requested = calendar
+        .iter()
+        .find(|e| e.event_type.as_str() == CalendarBriefingRequested::EVENT_TYPE)
+        .expect("the calendar asked for a briefing");
+    assert_eq!(
+        requested.metadata.causation_id,
+        Some(set[0].event_id),
+        "the timer asked"
+    );
+    assert_eq!(prepared[0].metadata.causation_id, Some(requested.event_id));
+    assert_eq!(prepared[0].metadata.actor, "saga:meeting_briefing");
+    let briefing: BriefingPrepared = prepared[0].to_domain().expect("a briefing");
+    assert_eq!(briefing.event_id, "kickoff");
+    assert_eq!(briefing.starts_at, starts_at);
+    assert_eq!(briefing.thread_count, 1);
+    assert_eq!(briefing.threads[0].thread_id, "thread-budget");
+    assert_eq!(
+        briefing.threads[0].subject.as_deref(),
+        Some("Budget for the kick-off")
+    );
+    assert_eq!(briefing.threads[0].correspondents, ["jane@example.org"]);
+
+    // The meeting called off got its timer too, which the calendar refused.
+    let called_off = format!(
+        "timer-{}",
+        MeetingBriefing::timer_id("main", "called-off", starts_at)
+    );
+    let fired = wait_for(&store, &called_off, 2).await;
+    assert!(
+        fired[1].data["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("rejected (event_cancelled)")),
+        "{}",
+        fired[1].data["outcome"]
+    );
+    let no_briefing = MeetingBriefing::briefing_stream("main", "called-off", starts_at)
+        .expect("a stream id")
+        .to_string();
+    assert!(events(&store, &no_briefing).await.is_empty());
+    let requests = calendar
+        .iter()
+        .filter(|e| e.event_type.as_str() == CalendarBriefingRequested::EVENT_TYPE)
+        .count();
+    assert_eq!(requests, 1, "only the meeting still on was briefed");
+
+    for (stop, task) in [
+        (stop_timers, timers_task),
+        (stop_saga, saga_task),
+        (stop_inbox, inbox_task),
+    ] {
+        stop.cancel();
+        task.await.expect("joins");
+    }
+}
+
+async fn a_saga_that_reads_the_inbox_stops_when_its_runner_cannot(backend: Backend) {
+    let store = backend.store(&MasterKey::generate().expect("key")).await;
+    let now = Utc::now();
+    let starts_at = now + chrono::Duration::days(2);
+    let clock = ManualClock::new(now);
+    let host = host(&store, &clock);
+    host.execute(command(
+        "calendar-main",
+        "ScheduleEvent",
+        json!({
+            "event_id": "kickoff",
+            "title": "Kick-off",
+            "start": starts_at.naive_utc(),
+            "end": (starts_at + chrono::Duration::hours(1)).naive_utc(),
+            "time_zone": "UTC",
+            "attendees": [{ "email": "jane@example.org" }],
+        }),
+    ))
+    .await
+    .expect("scheduled");
+    host.execute(command(
+        "calendar-main",
+        "RequestBriefing",
+        json!({ "event_id": "kickoff", "starts_at": starts_at }),
+    ))
+    .await
+    .expect("requested");
+    // Without the inbox, it stops at the request rather than brief blind.
+    let worker = SagaWorker::new(
+        Arc::new(MeetingBriefing::new(BriefingConfig::default())),
+        host.clone(),
+        store.clone(),
+    )
+    .expect("worker");
+    let ran = tokio::time::timeout(
+        Duration::from_secs(15),
+        worker.run(CancellationToken::new()),
+    )
+    .await
+    .expect("it stops");
+    assert!(
+        matches!(ran, Err(HostError::LookupUnavailable { .. })),
+        "{ran:?}"
+    );
+    let records = events(&store, "saga-meeting_briefing").await;
+    assert_eq!(
+        records.len(),
+        1,
+        "the timer was set, the request left for later"
+    );
 }

@@ -99,6 +99,28 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     )
     .await
     .map_err(|e| Failure::Other(e.into()))?;
+    // The meeting briefing reads the inbox read model, so it starts once
+    // the read models are open.
+    let briefing = Arc::new(
+        steward_host::workers::meeting_briefing_worker(
+            steward_actors::saga::BriefingConfig::default(),
+            host.clone(),
+            opened.store.clone(),
+            read_models.clone(),
+        )
+        .map_err(|e| Failure::Other(e.into()))?,
+    );
+    workers.spawn(leased(
+        "saga runner",
+        opened.store.clone(),
+        briefing.lease_name(),
+        config.lease_options(),
+        shutdown.clone(),
+        move |lost| {
+            let worker = Arc::clone(&briefing);
+            async move { worker.run(lost).await }
+        },
+    ));
     // Until the HTTP server exposes it, the registry only collects.
     let metrics = ProjectionMetrics::new(&prometheus::Registry::new())
         .map_err(|e| Failure::Other(e.into()))?;

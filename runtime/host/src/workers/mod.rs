@@ -7,11 +7,16 @@
 //!   if no one holds the lease.
 //! - [`SagaWorker`]: feeds the log to a saga and sends its reactions.
 //! - [`TimerWorker`]: sends each timer's command when it falls due.
+//! - [`InboxLookup`]: what a saga may ask of the inbox, answered from the
+//!   read models by [`ReadModelInbox`]; [`meeting_briefing_worker`] runs
+//!   the meeting briefing saga with it.
 
+mod inbox;
 mod lease;
 mod saga;
 mod timers;
 
+pub use inbox::{InboxLookup, LookupError, ReadModelInbox, meeting_briefing_worker};
 pub use lease::{LeaseOptions, hold_lease_and_run, run_once_under_lease};
 pub use saga::SagaWorker;
 pub use timers::TimerWorker;

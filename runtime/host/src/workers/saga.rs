@@ -1,11 +1,16 @@
 //! Runs one saga: reads the log after its last record, sends the commands
 //! each event calls for, and records what it did in `saga-<name>`.
+//!
+//! A saga that asks a [`Lookup`] before it reacts (the meeting briefing
+//! reads the inbox) gets it answered by the worker's [`InboxLookup`] as of
+//! the triggering event; a worker without one stops with
+//! [`HostError::LookupUnavailable`] rather than react without the answer.
 
 use std::sync::Arc;
 
 use futures::StreamExt as _;
 use steward_actors::CommandEnvelope;
-use steward_actors::saga::Saga;
+use steward_actors::saga::{Answer, Lookup, Reaction, Saga};
 use steward_events::domain::saga::{SagaCheckpointed, SagaCommand, SagaEvent, SagaReacted};
 use steward_events::domain::{DomainEvent, EventSet as _, new_event};
 use steward_events::{
@@ -14,6 +19,7 @@ use steward_events::{
 use steward_store_core::Store;
 use tokio_util::sync::CancellationToken;
 
+use super::inbox::InboxLookup;
 use super::{send_patiently, settled};
 use crate::error::HostError;
 use crate::host::Host;
@@ -27,6 +33,7 @@ pub struct SagaWorker {
     host: Host,
     store: Store,
     stream: StreamId,
+    inbox: Option<Arc<dyn InboxLookup>>,
 }
 
 impl SagaWorker {
@@ -38,7 +45,14 @@ impl SagaWorker {
             host,
             store,
             stream,
+            inbox: None,
         })
+    }
+
+    /// The worker, answering the saga's inbox lookups from `inbox`.
+    pub fn with_inbox(mut self, inbox: Arc<dyn InboxLookup>) -> Self {
+        self.inbox = Some(inbox);
+        self
     }
 
     /// The lease the worker runs under.
@@ -64,7 +78,10 @@ impl SagaWorker {
             let wanted = event.stream_id != self.stream
                 && self.saga.reacts_to().contains(&event.event_type.as_str());
             let reactions = if wanted {
-                self.saga.react(&event)
+                match self.reactions(&event, &stop).await? {
+                    Some(reactions) => reactions,
+                    None => return Ok(()),
+                }
             } else {
                 Vec::new()
             };
@@ -111,6 +128,39 @@ impl SagaWorker {
             version = self.record(&reacted, Some(&event), version).await?;
             unrecorded = 0;
         }
+    }
+
+    /// What the saga answers `event` with, after answering its lookup if
+    /// it has one. `None` when stopped meanwhile.
+    async fn reactions(
+        &self,
+        event: &RecordedEvent,
+        stop: &CancellationToken,
+    ) -> Result<Option<Vec<Reaction>>, HostError> {
+        let Some(lookup) = self.saga.lookup(event) else {
+            return Ok(Some(self.saga.react(event)));
+        };
+        let answer = match &lookup {
+            Lookup::InboxThreads(query) => {
+                let inbox = self
+                    .inbox
+                    .as_ref()
+                    .ok_or_else(|| HostError::LookupUnavailable {
+                        saga: self.saga.name().to_owned(),
+                        lookup: "the inbox".to_owned(),
+                    })?;
+                let threads = tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Ok(None),
+                    found = inbox.threads_with(query, event.global_position) => found,
+                };
+                Answer::InboxThreads(threads.map_err(|error| HostError::Lookup {
+                    saga: self.saga.name().to_owned(),
+                    reason: error.to_string(),
+                })?)
+            }
+        };
+        Ok(Some(self.saga.react_with(event, &answer)))
     }
 
     /// Where the saga's own stream says it got to, and the stream's version.
