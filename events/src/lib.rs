@@ -11,6 +11,8 @@
 //! - [`position`]: the ordered [`Position`] of an event in the global log.
 //! - [`store`]: the [`EventStore`] trait every backend implements, with
 //!   [`ExpectedVersion`] for optimistic concurrency and the typed [`StoreError`].
+//! - [`source`]: the [`EventSource`] a projection reads, the store itself
+//!   ([`StoreSource`]) or a bus that delivers the log to another process.
 //! - [`upcast`]: the [`Upcasters`] registry that turns old event shapes into
 //!   current ones on every read.
 //! - [`domain`]: the typed domain events and their JSON Schemas.
@@ -24,12 +26,14 @@ pub mod envelope;
 pub mod ids;
 pub mod position;
 pub mod schema_files;
+pub mod source;
 pub mod store;
 pub mod upcast;
 
 pub use envelope::{Metadata, NewEvent, Personal, RecordedEvent};
 pub use ids::{EventType, IdError, StreamId, SubjectId};
 pub use position::Position;
+pub use source::{Acknowledge, EventSource, StoreSource, Subscription};
 pub use store::{
     AppendResult, Direction, Erasure, ErrorClass, EventStore, EventStream, ExpectedVersion,
     StoreError,

@@ -1,6 +1,13 @@
 //! Runs one projection: keeps its live generation up to date with the log,
 //! builds a new generation when its code version changes or a rebuild is
 //! asked for, and stops at an event it cannot apply.
+//!
+//! It reads the log through an [`EventSource`]: the store in process
+//! ([`ProjectionRunner::new`]) or, in another process, a bus that delivers
+//! the log ([`ProjectionRunner::from_source`]). Whatever the source, the
+//! checkpoint committed with the rows is where reading resumes, so a source
+//! that delivers at least once still has each event take effect once; the
+//! source is told of each commit only after it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 use futures::future::OptionFuture;
-use steward_events::{EventStore, Position, RecordedEvent};
+use steward_events::{EventSource, EventStore, Position, RecordedEvent, StoreSource};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -59,11 +66,11 @@ enum Batch {
     Failed(Generation),
 }
 
-/// Runs one projection against one event store and read-model database.
+/// Runs one projection against one event source and read-model database.
 #[derive(Clone)]
 pub struct ProjectionRunner {
     db: ReadDb,
-    store: Arc<dyn EventStore>,
+    source: Arc<dyn EventSource>,
     projection: Arc<dyn Projection>,
     options: RunnerOptions,
     metrics: Option<ProjectionMetrics>,
@@ -78,9 +85,20 @@ impl ProjectionRunner {
         projection: Arc<dyn Projection>,
         options: RunnerOptions,
     ) -> Self {
+        Self::from_source(db, Arc::new(StoreSource::new(store)), projection, options)
+    }
+
+    /// A runner that reads the log from `source` (for instance a bus that
+    /// delivers it to this process) instead of the store itself.
+    pub fn from_source(
+        db: ReadDb,
+        source: Arc<dyn EventSource>,
+        projection: Arc<dyn Projection>,
+        options: RunnerOptions,
+    ) -> Self {
         Self {
             db,
-            store,
+            source,
             projection,
             options,
             metrics: None,
@@ -279,8 +297,8 @@ impl ProjectionRunner {
     ) -> Result<Generation, ProjectionError> {
         while !stop.is_cancelled() {
             let page = self
-                .store
-                .read_all(generation.position, self.options.max_batch)
+                .source
+                .read_after(generation.position, self.options.max_batch)
                 .await?;
             if page.is_empty() {
                 break;
@@ -295,8 +313,8 @@ impl ProjectionRunner {
 
     async fn caught_up(&self, generation: &Generation) -> Result<bool, ProjectionError> {
         Ok(self
-            .store
-            .read_all(generation.position, 1)
+            .source
+            .read_after(generation.position, 1)
             .await?
             .is_empty())
     }
@@ -310,10 +328,9 @@ impl ProjectionRunner {
         stop: &CancellationToken,
     ) -> Result<Followed, ProjectionError> {
         // A failure recorded before is tried again: the code may be fixed.
-        let mut events = self
-            .store
-            .subscribe_all(live.position)
-            .ready_chunks(self.options.max_batch);
+        let subscription = self.source.follow(live.position);
+        let acknowledge = subscription.acknowledge;
+        let mut events = subscription.events.ready_chunks(self.options.max_batch);
         let mut housekeeping = tokio::time::interval(self.options.housekeeping_every);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The new generation is built in a task of its own: on SQLite, a
@@ -372,6 +389,14 @@ impl ProjectionRunner {
                     match self.apply_batch(live, &batch).await? {
                         Batch::Applied(next) => live = next,
                         Batch::Failed(_) => return Ok(Followed::Failed),
+                    }
+                    // Only now is the batch durable. A lost acknowledgement
+                    // costs a redelivery, which the source skips: the
+                    // checkpoint, not the acknowledgement, says what is applied.
+                    if !batch.is_empty()
+                        && let Err(error) = acknowledge.acknowledge(live.position).await
+                    {
+                        tracing::warn!(%error, position = %live.position, "could not acknowledge applied events");
                     }
                     if let Some(error) = broken {
                         return Err(error.into());
@@ -552,7 +577,7 @@ impl ProjectionRunner {
 
     async fn report(&self, live: &Generation) {
         let Some(metrics) = &self.metrics else { return };
-        match self.store.head().await {
+        match self.source.head().await {
             Ok(head) => metrics.position(self.name(), live, head.unwrap_or(Position::ORIGIN)),
             Err(error) => tracing::warn!(%error, "could not read the log's head for metrics"),
         }

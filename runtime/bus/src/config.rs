@@ -79,14 +79,7 @@ impl RelayConfig {
     /// The NATS URL with any `user:password@` part replaced by `***@`, for
     /// logs and errors.
     pub fn nats_url_redacted(&self) -> String {
-        let url = self.nats_url.as_str();
-        let rest_start = url.find("://").map_or(0, |i| i + 3);
-        let (scheme, rest) = url.split_at(rest_start);
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        match rest[..authority_end].rfind('@') {
-            Some(at) => format!("{scheme}***{}", &rest[at..]),
-            None => url.to_owned(),
-        }
+        crate::nats::redact(&self.nats_url)
     }
 
     /// Defaults, with the given NATS server.

@@ -14,6 +14,10 @@
 //! - [`relay`] holds the [`Relay`] task, its [`RelayStatus`] and
 //!   [`subject_for`].
 //! - [`error`] holds [`RelayError`].
+//! - [`source`] reads the stream back for projections in another process:
+//!   [`JetStreamSource`], an [`EventSource`] over a durable consumer, with
+//!   its [`SourceConfig`] and [`SourceError`]. See its docs for how each
+//!   event still takes effect exactly once.
 //!
 //! The relay reads the backend's raw log ([`Store::log`]), so an event's
 //! personal part travels still sealed, exactly as stored.
@@ -49,11 +53,15 @@
 //! messages without the position header when looking for where to resume).
 //!
 //! [`Store::log`]: steward_store_core::Store::log
+//! [`EventSource`]: steward_events::EventSource
 
 pub mod config;
 pub mod error;
+mod nats;
 pub mod relay;
+pub mod source;
 
 pub use config::RelayConfig;
 pub use error::RelayError;
 pub use relay::{POSITION_HEADER, Relay, RelayStatus, subject_for};
+pub use source::{JetStreamSource, SourceConfig, SourceError};

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::config::RelayConfig;
 use crate::error::RelayError;
+use crate::nats::ConnectFailure;
 
 /// The header that carries an event's global position (its
 /// [`Position`] display form), read back to find where to resume.
@@ -239,40 +240,20 @@ impl Relay {
 
     async fn connect(&self) -> Result<async_nats::Client, RelayError> {
         let backoff = self.config.clone();
-        let invalid = |reason: String| RelayError::InvalidConfig(reason);
-        let address: async_nats::ServerAddr =
-            self.config.nats_url.parse().map_err(|e| {
-                invalid(format!("NATS URL {}: {e}", self.config.nats_url_redacted()))
-            })?;
-        // async-nats does not send credentials written in the URL by itself.
-        let options = match (address.username(), address.password()) {
-            (Some(user), Some(password)) => async_nats::ConnectOptions::with_user_and_password(
-                user.to_owned(),
-                password.to_owned(),
-            ),
-            (Some(token), None) => async_nats::ConnectOptions::with_token(token.to_owned()),
-            _ => async_nats::ConnectOptions::new(),
-        };
-        options
-            .name("steward-bus-relay")
-            .connection_timeout(self.config.request_timeout)
-            .request_timeout(Some(self.config.request_timeout))
-            .reconnect_delay_callback(move |attempts| {
-                backoff.backoff(u32::try_from(attempts).unwrap_or(u32::MAX))
-            })
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!("NATS connection up"),
-                    async_nats::Event::Disconnected => tracing::warn!("NATS connection lost"),
-                    other => tracing::debug!(event = %other, "NATS connection event"),
-                }
-            })
-            .connect(address)
-            .await
-            .map_err(|source| RelayError::Connect {
+        crate::nats::connect(
+            &self.config.nats_url,
+            "steward-bus-relay",
+            self.config.request_timeout,
+            move |attempt| backoff.backoff(attempt),
+        )
+        .await
+        .map_err(|failure| match failure {
+            ConnectFailure::BadUrl(reason) => RelayError::InvalidConfig(reason),
+            ConnectFailure::Unreachable(source) => RelayError::Connect {
                 url: self.config.nats_url_redacted(),
                 source,
-            })
+            },
+        })
     }
 
     /// Gets the stream, creating it if missing, and checks that it captures

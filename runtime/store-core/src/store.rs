@@ -115,6 +115,17 @@ impl Store {
         &self.inner.log
     }
 
+    /// Opens events of this store's raw log read elsewhere (the bus relay
+    /// publishes them with their personal parts sealed): unseals those parts
+    /// with this store's keys, or marks them erased, and upcasts, exactly as
+    /// every read of the store does.
+    pub async fn open_events(
+        &self,
+        events: Vec<RecordedEvent>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.opened(events).await
+    }
+
     /// Seals every plain personal part of a validated batch.
     async fn seal_batch(&self, events: &mut [NewEvent]) -> Result<(), StoreError> {
         let subjects: Vec<SubjectId> = events
