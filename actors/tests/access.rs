@@ -34,7 +34,11 @@ fn a_token_is_created_with_its_scopes_sorted_once() {
         .when(create(
             "t1",
             DIGEST,
-            vec![Scope::CommandsWrite, Scope::EventsRead, Scope::CommandsWrite],
+            vec![
+                Scope::CommandsWrite,
+                Scope::EventsRead,
+                Scope::CommandsWrite,
+            ],
         ))
         .then([created(
             "t1",
@@ -55,7 +59,11 @@ fn a_token_needs_a_valid_id_name_digest_scope_and_future_expiry() {
         .when(create("t1", "ABC", vec![Scope::EventsRead]))
         .then_rejected("digest_invalid");
     given::<Access>([])
-        .when(create("t1", &DIGEST.to_uppercase(), vec![Scope::EventsRead]))
+        .when(create(
+            "t1",
+            &DIGEST.to_uppercase(),
+            vec![Scope::EventsRead],
+        ))
         .then_rejected("digest_invalid");
     given::<Access>([])
         .when(create("t1", DIGEST, vec![]))

@@ -68,7 +68,9 @@ impl fmt::Display for Scope {
 
 /// A scope name that is none of [`Scope::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a scope (known: events:read, commands:write, read_models:read, approvals:write, admin)")]
+#[error(
+    "`{0}` is not a scope (known: events:read, commands:write, read_models:read, approvals:write, admin)"
+)]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {
@@ -140,7 +142,7 @@ mod tests {
         for scope in Scope::ALL {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
             assert_eq!(
-                serde_json::to_value(scope).unwrap(),
+                serde_json::to_value(scope).expect("a scope serialises"),
                 serde_json::json!(scope.as_str())
             );
         }
