@@ -25,6 +25,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::groceries::visit(visitor);
     crate::maintenance::visit(visitor);
     crate::timers::visit(visitor);
+    crate::access::visit(visitor);
 }
 
 /// One stream category and what lives in it.

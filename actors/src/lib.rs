@@ -13,7 +13,8 @@
 //! - [`catalog`]: the stream categories, their domains, commands and events.
 //! - one module per domain: [`inbox`], [`calendar`], [`home`], [`travel`],
 //!   [`appointments`], [`goals`], [`groceries`], [`maintenance`], and
-//!   [`timers`], which send a command to any of them at a time.
+//!   [`timers`], which send a command to any of them at a time, and
+//!   [`access`], the API tokens.
 //! - [`saga`]: the process managers that connect the domains.
 
 pub mod aggregate;
@@ -21,6 +22,7 @@ pub mod catalog;
 pub mod command;
 pub mod testing;
 
+pub mod access;
 pub mod appointments;
 pub mod calendar;
 pub mod goals;

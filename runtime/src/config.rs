@@ -67,6 +67,25 @@ pub struct Config {
     /// The model's `tokenizer.json` (`STEWARD_EMBEDDING_TOKENIZER`); unset:
     /// where `ops/dev/models.sh` puts it.
     pub embedding_tokenizer: Option<PathBuf>,
+    /// Where the HTTP API listens (`host:port`). Loopback by default: put
+    /// a TLS reverse proxy in front to reach it from other machines.
+    pub listen: String,
+    /// Threads answering HTTP requests.
+    pub http_workers: usize,
+    /// A token Prometheus must send to scrape `/metrics`; unset, the
+    /// metrics are public.
+    pub metrics_token: Option<Redacted>,
+}
+
+/// A secret read from the configuration: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// How logs are written.
@@ -101,6 +120,9 @@ impl Default for Config {
             ort_library: None,
             embedding_model: None,
             embedding_tokenizer: None,
+            listen: "127.0.0.1:8080".to_owned(),
+            http_workers: 2,
+            metrics_token: None,
         }
     }
 }
@@ -134,6 +156,9 @@ const KEYS: &[&str] = &[
     "ort_library",
     "embedding_model",
     "embedding_tokenizer",
+    "listen",
+    "http_workers",
+    "metrics_token",
 ];
 
 /// A configuration that could not be read.
@@ -307,6 +332,21 @@ mod tests {
             jail.create_file("steward.toml", "data_dri = \"x\"\n")?;
             let error = Config::load(None).expect_err("typo refused");
             assert!(error.to_string().contains("data_dri"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_metrics_token_never_shows_in_debug_output() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("STEWARD_METRICS_TOKEN", "scrape-secret-123");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.metrics_token.as_ref().map(|t| t.0.as_str()),
+                Some("scrape-secret-123")
+            );
+            assert!(!format!("{config:?}").contains("scrape-secret-123"));
             Ok(())
         });
     }

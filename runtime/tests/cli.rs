@@ -459,6 +459,7 @@ fn serve_relays_committed_events_to_nats_jetstream() {
         .env("STEWARD_NATS_URL", "nats://127.0.0.1:4222")
         .env("STEWARD_NATS_STREAM", &stream_name)
         .env("STEWARD_NATS_SUBJECT_PREFIX", &prefix)
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
         .args(["serve"])
         .spawn()
         .expect("serve starts");
@@ -571,6 +572,8 @@ fn while_serving<T>(dir: &std::path::Path, mut done: impl FnMut() -> Option<T>) 
         .current_dir(dir)
         .env_remove("DATABASE_URL")
         .env_remove("STEWARD_NATS_URL")
+        // Any free port: tests serve side by side.
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
         .args(["serve"])
         .spawn()
         .expect("serve starts");
@@ -655,4 +658,147 @@ fn serve_runs_the_sagas() {
     let record = read_json(dir.path(), "saga-low_stock");
     assert_eq!(record[0]["event_type"], "SagaReacted");
     assert_eq!(record[0]["data"]["trigger_event_id"], low[3]["event_id"]);
+}
+
+/// One HTTP/1.1 request to `port` on loopback: the status and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+#[test]
+fn serve_answers_the_http_api_with_a_token_the_cli_made_and_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["token", "create", "--name", "ci", "--scope", "events:write"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`events:write` is not a scope"));
+    let created = steward(dir.path())
+        .args(["token", "create", "--name", "ci", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token_id = stdout
+        .split_whitespace()
+        .nth(1)
+        .expect("`token <id> created`")
+        .to_owned();
+    let secret = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    assert!(secret.starts_with("stw_"));
+    steward(dir.path())
+        .args(["token", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&token_id).and(predicate::str::contains(&secret).not()));
+
+    let port = free_port();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = http(port, "GET", "/healthz", None, None);
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, _) = http(port, "GET", "/api/v1/streams/shoppinglist-home", None, None);
+    assert_eq!(status, 401);
+    let command =
+        r#"{"stream_id":"shoppinglist-home","command_type":"ListItem","data":{"item":"milk"}}"#;
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/commands",
+        Some(&secret),
+        Some(command),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ItemListed"), "{body}");
+    let (status, body) = http(
+        port,
+        "GET",
+        "/api/v1/streams/shoppinglist-home",
+        Some(&secret),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&format!("token:{token_id}")),
+        "the token is the actor: {body}"
+    );
+    let (status, metrics) = http(port, "GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("steward_commands_total"),
+        "the host's metrics are exposed"
+    );
+    assert!(metrics.contains("steward_http_requests_total"));
+
+    // Revoked by the CLI beside the running server: refused from then on.
+    steward(dir.path())
+        .args(["token", "revoke", &token_id])
+        .assert()
+        .success();
+    let (status, _) = http(
+        port,
+        "GET",
+        "/api/v1/streams/shoppinglist-home",
+        Some(&secret),
+        None,
+    );
+    assert_eq!(status, 401);
+
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
 }

@@ -6,6 +6,7 @@
 //! version goes up and an upcaster (registered in [`upcasters`]) converts the
 //! old shape on every read; a JSON fixture of the old shape keeps it honest.
 
+pub mod access;
 pub mod appointments;
 pub mod calendar;
 pub mod goals;
@@ -295,6 +296,7 @@ pub fn upcasters() -> Upcasters {
 /// The JSON Schema of every domain event type, named `<EventType>.v<N>`.
 pub fn schemas() -> Vec<(String, schemars::Schema)> {
     let mut schemas = vec![schema_entry::<subject::SubjectErased>()];
+    schemas.extend(access::schemas());
     schemas.extend(appointments::schemas());
     schemas.extend(calendar::schemas());
     schemas.extend(goals::schemas());

@@ -64,7 +64,7 @@ pub(super) async fn run(args: CommandArgs, config: &Config, opened: Opened) -> R
     envelope.correlation_id = uuid_arg("correlation-id", args.correlation_id)?;
     envelope.causation_id = uuid_arg("causation-id", args.causation_id)?;
 
-    let host = super::serve::start_host(config, &opened, 1)?;
+    let host = super::serve::start_host(config, &opened, 1, &prometheus::Registry::new())?;
     let outcome = host.execute(envelope).await.map_err(failure)?;
     if args.json {
         let json = serde_json::to_string(&outcome).map_err(|e| Failure::Other(e.into()))?;
@@ -75,7 +75,8 @@ pub(super) async fn run(args: CommandArgs, config: &Config, opened: Opened) -> R
     Ok(())
 }
 
-fn failure(error: HostError) -> Failure {
+/// The failure a host error earns, with its exit code.
+pub(super) fn failure(error: HostError) -> Failure {
     match (&error, error.class()) {
         (HostError::Rejected(rejection), _) => Failure::Rejected(format!(
             "rejected ({}): {}",

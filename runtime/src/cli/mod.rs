@@ -5,6 +5,7 @@ mod events;
 mod memory;
 mod projections;
 mod serve;
+mod token;
 
 use std::path::PathBuf;
 
@@ -46,8 +47,12 @@ pub enum Command {
     /// The vector memory: search what Steward remembers by meaning.
     #[command(subcommand)]
     Memory(Box<memory::MemoryCommand>),
-    /// Run Steward's long-lived workers (the bus relay when NATS is configured).
+    /// Run Steward: the HTTP API and the long-lived workers (timers, sagas,
+    /// projections, and the bus relay when NATS is configured).
     Serve,
+    /// The HTTP API's bearer tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(Box<token::TokenCommand>),
     /// Erase a data subject: destroy their key, so their personal data reads as
     /// erased everywhere, and record that as an event.
     Erase {
@@ -124,6 +129,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Memory(command) => memory::run(*command, &config).await,
         Command::Serve => serve::run(&config, open(&config).await?).await,
+        Command::Token(command) => token::run(*command, &config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
             let opened = open(&config).await?;

@@ -8,6 +8,7 @@ use steward_bus::{Relay, RelayConfig};
 use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
+use steward_http::ApiState;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -22,12 +23,14 @@ pub(super) fn start_host(
     config: &Config,
     opened: &Opened,
     arbiters: usize,
+    registry: &prometheus::Registry,
 ) -> Result<Host, Failure> {
     let owner = SubjectId::parse(&config.owner)
         .map_err(|e| Failure::Input(format!("configuration `owner`: {e}")))?;
     let store = Arc::new(opened.store.clone());
     Host::builder(store.clone())
         .snapshots(store, config.snapshot_every)
+        .metrics_registry(registry.clone())
         .options(HostOptions {
             owner,
             arbiters,
@@ -38,10 +41,10 @@ pub(super) fn start_host(
         .map_err(|e| Failure::Other(e.into()))
 }
 
-/// Hosts Steward's workers until interrupted (Ctrl-C or SIGTERM): the timer
-/// worker, one runner per saga, one per projection, and the NATS relay when `nats_url` is
-/// configured, each under a lease so that a second `serve` on the same
-/// store waits instead of doubling their work.
+/// Hosts Steward until interrupted (Ctrl-C or SIGTERM): the HTTP API, and
+/// the timer worker, one runner per saga, one per projection, and the NATS
+/// relay when `nats_url` is configured, each under a lease so that a second
+/// `serve` on the same store waits instead of doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
     // Listening from the start: a stop asked for while loading (the
     // embedding model takes a moment) is a clean stop, not a kill.
@@ -49,7 +52,15 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     let shutdown = CancellationToken::new();
     // Everything that can refuse the configuration comes before any worker.
     let projections = projections(config).map_err(|e| Failure::Input(e.to_string()))?;
-    let host = start_host(config, &opened, HostOptions::default().arbiters)?;
+    let listener = std::net::TcpListener::bind(&config.listen).map_err(|e| {
+        Failure::Input(format!(
+            "configuration `listen`: cannot listen on {}: {e}",
+            config.listen
+        ))
+    })?;
+    // One registry for everything `/metrics` shows.
+    let registry = prometheus::Registry::new();
+    let host = start_host(config, &opened, HostOptions::default().arbiters, &registry)?;
     let head = steward_events::EventStore::head(&opened.store).await?;
     tracing::info!(
         head = %head.map_or_else(|| "empty".to_owned(), |p| p.to_string()),
@@ -121,12 +132,10 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             async move { worker.run(lost).await }
         },
     ));
-    // Until the HTTP server exposes it, the registry only collects.
-    let metrics = ProjectionMetrics::new(&prometheus::Registry::new())
-        .map_err(|e| Failure::Other(e.into()))?;
+    let metrics = ProjectionMetrics::new(&registry).map_err(|e| Failure::Other(e.into()))?;
     // Projections catching up together read each page of the log once.
     let events: Arc<dyn EventStore> = Arc::new(SharedReads::new(Arc::new(opened.store.clone())));
-    for projection in projections {
+    for projection in projections.iter().cloned() {
         let lease = lease_name(projection.as_ref());
         let runner = Arc::new(
             ProjectionRunner::new(
@@ -154,6 +163,8 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             },
         ));
     }
+    // Whether this process's relay is in step with the stream, for `/readyz`.
+    let (bus_connected, bus_status) = tokio::sync::watch::channel(false);
     match &config.nats_url {
         Some(url) => {
             let relay_config = RelayConfig {
@@ -171,6 +182,16 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
                 shutdown.clone(),
                 move |lost| {
                     let relay = Relay::new(log.clone(), relay_config.clone());
+                    let mut status = relay.status();
+                    let bus_connected = bus_connected.clone();
+                    // Ends with the relay, whose drop closes its status.
+                    tokio::spawn(async move {
+                        while status.changed().await.is_ok() {
+                            let connected = status.borrow_and_update().connected;
+                            bus_connected.send_replace(connected);
+                        }
+                        bus_connected.send_replace(false);
+                    });
                     async move {
                         relay
                             .run(lost)
@@ -182,6 +203,22 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         }
         None => tracing::info!("no nats_url configured: events stay in process"),
     }
+
+    let mut api = ApiState::builder(Arc::new(opened.store.clone()), host.clone(), read_models)
+        .projections(projections)
+        .registry(registry)
+        .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()));
+    if config.nats_url.is_some() {
+        api = api.bus(bus_status);
+    }
+    let api = api.build().map_err(|e| Failure::Other(e.into()))?;
+    announce(&listener, &api).await;
+    let http_workers = config.http_workers;
+    let http_shutdown = shutdown.clone();
+    workers.spawn(async move {
+        let served = steward_http::serve(listener, api, http_workers, http_shutdown).await;
+        ("http server", served.map_err(anyhow::Error::from))
+    });
 
     // A worker ends on its own only when it cannot go on: then so does serve.
     let failed = tokio::select! {
@@ -201,6 +238,23 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     match failed {
         Some(reason) => Err(Failure::Other(anyhow::anyhow!(reason))),
         None => Ok(()),
+    }
+}
+
+/// Says where the API is, and how to get a first token if there is none.
+async fn announce(listener: &std::net::TcpListener, api: &ApiState) {
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_owned(), |address| address.to_string());
+    tracing::info!(%address, "HTTP API listening: http://{address}/api/v1 (docs at /api/docs/)");
+    let tokens = api
+        .store()
+        .stream_version(&steward_http::access_stream())
+        .await;
+    if matches!(tokens, Ok(None)) {
+        tracing::warn!(
+            "no API token exists yet: make one with `steward token create --name me --scope admin`"
+        );
     }
 }
 

@@ -1,0 +1,123 @@
+//! Steward's HTTP API: what the UI, scripts and webhook subscribers reach.
+//!
+//! - [`state`]: the [`ApiState`] every handler gets (store, actor host,
+//!   read models, token directory, metrics registry).
+//! - [`auth`]: bearer tokens with [`Scope`]s, kept as SHA-256 digests in
+//!   the `access-main` stream; every route but the public ones takes a
+//!   [`Caller`] and says which scope it needs.
+//! - [`problem`]: every error is an RFC 9457 problem with a stable `type`;
+//!   [`extract`] makes bad bodies and parameters name the field at fault.
+//! - [`routes`]: one module per resource, under `/api/v1`.
+//! - [`openapi`]: the OpenAPI 3.1 document generated from the routes,
+//!   served at `/api/openapi.json` with a browsable page at `/api/docs/`.
+//!
+//! [`configure`] mounts everything on an actix-web app, so tests drive the
+//! API without a socket; [`serve`] binds it and runs it until shutdown.
+//! Public routes are exactly `/healthz`, `/readyz`, `/metrics` (unless a
+//! scrape token is configured), `/api/openapi.json` and `/api/docs/`.
+//!
+//! [`Scope`]: steward_events::domain::access::Scope
+
+pub mod auth;
+pub mod extract;
+mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::net::TcpListener;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::{AccessDirectory, Caller, NewToken, access_stream, digest, new_token};
+pub use openapi::ApiDoc;
+pub use problem::{ApiError, Problem};
+pub use state::{ApiState, ApiStateBuilder};
+
+use crate::routes::{commands, events, health, projections, tokens};
+
+/// Mounts the API, its metrics middleware and its error handling on `config`.
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config: &mut web::ServiceConfig| {
+        config
+            .app_data(web::Data::new(state))
+            .app_data(extract::payload_config())
+            .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+            .app_data(web::PathConfig::default().error_handler(extract::path_error))
+            .service(health::healthz)
+            .service(health::readyz)
+            .service(routes::metrics::metrics)
+            .route("/api/openapi.json", web::get().to(openapi_json))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
+            .service(events::query_timeline)
+            .service(events::read_stream)
+            .service(commands::send)
+            .service(projections::list)
+            .service(projections::rebuild)
+            .service(projections::retry)
+            .service(tokens::create)
+            .service(tokens::list)
+            .service(tokens::revoke);
+    }
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi::document())
+}
+
+/// A route nobody mounted: a problem, not actix's empty 404.
+async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "nothing is at {} {}",
+        request.method(),
+        request.path()
+    )))
+}
+
+/// The whole app: [`configure`]d routes, the metrics middleware, problems
+/// for unknown routes.
+pub fn app(
+    state: ApiState,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .wrap(from_fn(metrics::record))
+        .configure(configure(state))
+        .default_service(web::to(not_found))
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then stops
+/// taking requests and lets those in flight finish (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    workers: usize,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let server = HttpServer::new(move || app(state.clone()))
+        .workers(workers.max(1))
+        .shutdown_timeout(10)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+    });
+    server.await
+}

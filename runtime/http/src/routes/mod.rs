@@ -1,0 +1,8 @@
+//! The routes, one module per resource.
+
+pub mod commands;
+pub mod events;
+pub mod health;
+pub mod metrics;
+pub mod projections;
+pub mod tokens;

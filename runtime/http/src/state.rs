@@ -1,0 +1,161 @@
+//! What every handler reaches: the store, the actor host, the read models,
+//! the token directory and the metrics.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use steward_events::EventStore;
+use steward_host::Host;
+use steward_projections::{Projection, ReadDb};
+use tokio::sync::watch;
+
+use crate::auth::AccessDirectory;
+use crate::metrics::HttpMetrics;
+
+/// The shared state of the API, cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    host: Host,
+    read_models: ReadDb,
+    projections: Vec<Arc<dyn Projection>>,
+    access: AccessDirectory,
+    registry: prometheus::Registry,
+    metrics: HttpMetrics,
+    metrics_token: Option<String>,
+    bus: Option<watch::Receiver<bool>>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("projections", &self.inner.projections.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to build an [`ApiState`].
+pub struct ApiStateBuilder {
+    store: Arc<dyn EventStore>,
+    host: Host,
+    read_models: ReadDb,
+    projections: Vec<Arc<dyn Projection>>,
+    registry: prometheus::Registry,
+    metrics_token: Option<String>,
+    bus: Option<watch::Receiver<bool>>,
+}
+
+impl ApiStateBuilder {
+    /// The projections whose status and read models the API serves.
+    pub fn projections(mut self, projections: Vec<Arc<dyn Projection>>) -> Self {
+        self.projections = projections;
+        self
+    }
+
+    /// The registry `/metrics` shows (the host's and the projections'
+    /// metrics register there too); the API adds its own.
+    pub fn registry(mut self, registry: prometheus::Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// A token Prometheus must present to scrape `/metrics` (public
+    /// without one).
+    pub fn metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token;
+        self
+    }
+
+    /// Whether the bus is connected, for `/readyz`; without one there is
+    /// no bus to wait for.
+    pub fn bus(mut self, connected: watch::Receiver<bool>) -> Self {
+        self.bus = Some(connected);
+        self
+    }
+
+    /// The state. Fails only if the API's metrics cannot register.
+    pub fn build(self) -> Result<ApiState, prometheus::Error> {
+        let metrics = HttpMetrics::new(&self.registry)?;
+        Ok(ApiState {
+            inner: Arc::new(Inner {
+                access: AccessDirectory::new(Arc::clone(&self.store), self.host.clone()),
+                store: self.store,
+                host: self.host,
+                read_models: self.read_models,
+                projections: self.projections,
+                registry: self.registry,
+                metrics,
+                metrics_token: self.metrics_token,
+                bus: self.bus,
+            }),
+        })
+    }
+}
+
+impl ApiState {
+    /// A builder over the store, the host that executes commands, and the
+    /// read-model database.
+    pub fn builder(store: Arc<dyn EventStore>, host: Host, read_models: ReadDb) -> ApiStateBuilder {
+        ApiStateBuilder {
+            store,
+            host,
+            read_models,
+            projections: Vec::new(),
+            registry: prometheus::Registry::new(),
+            metrics_token: None,
+            bus: None,
+        }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &dyn EventStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The actor host.
+    pub fn host(&self) -> &Host {
+        &self.inner.host
+    }
+
+    /// The read-model database.
+    pub fn read_models(&self) -> &ReadDb {
+        &self.inner.read_models
+    }
+
+    /// The projections served.
+    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+        &self.inner.projections
+    }
+
+    /// The token directory.
+    pub fn access(&self) -> &AccessDirectory {
+        &self.inner.access
+    }
+
+    /// The registry `/metrics` shows.
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn metrics(&self) -> &HttpMetrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
+    }
+
+    /// Whether the bus is connected; `None` when there is no bus.
+    pub fn bus_connected(&self) -> Option<bool> {
+        self.inner.bus.as_ref().map(|bus| *bus.borrow())
+    }
+
+    /// Now, by the host's clock (paused in tests).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.host.clock().now()
+    }
+}

@@ -1,0 +1,10 @@
+//! The HTTP API driven through actix-web's test service (no socket), over
+//! real stores: a SQLite file and a PostgreSQL database of its own per test.
+
+mod auth;
+mod commands;
+mod events;
+mod health;
+mod openapi;
+mod projections;
+mod support;

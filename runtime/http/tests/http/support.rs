@@ -1,0 +1,182 @@
+//! A store, an actor host, read models and the API state over them.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use serde_json::{Value, json};
+use steward_actors::CommandEnvelope;
+use steward_events::domain::access::Scope;
+use steward_events::{EventStore, StreamId};
+use steward_host::Host;
+use steward_http::{ApiState, access_stream, new_token};
+use steward_projections::read_models::steward_projections;
+use steward_projections::{Projection, ProjectionRunner, ReadDb, RunnerOptions};
+use steward_store_core::{MasterKey, Store};
+use steward_testkit::{PgDatabase, SqliteDir};
+
+/// Runs each named test (an `async fn(Fixture)`) on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name(crate::support::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name(crate::support::Fixture::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+/// Everything the API stands on, and a token that may do everything.
+pub(crate) struct Fixture {
+    pub(crate) store: Store,
+    pub(crate) host: Host,
+    pub(crate) db: ReadDb,
+    pub(crate) projections: Vec<Arc<dyn Projection>>,
+    pub(crate) admin: String,
+    api: Option<ApiState>,
+    _backend: Box<dyn std::any::Any>,
+}
+
+impl Fixture {
+    pub(crate) async fn sqlite() -> Self {
+        let dir = SqliteDir::create();
+        let store = dir.store(MasterKey::generate().expect("key")).await;
+        let url = format!("sqlite://{}", dir.path().join("read-models.db").display());
+        let db = ReadDb::connect(&url).await.expect("read-model database");
+        Self::over(store, db, Box::new(dir)).await
+    }
+
+    pub(crate) async fn postgres() -> Self {
+        let database = PgDatabase::create().await;
+        let store = database.store(MasterKey::generate().expect("key")).await;
+        let db = ReadDb::connect(&database.url())
+            .await
+            .expect("read-model database");
+        Self::over(store, db, Box::new(database)).await
+    }
+
+    async fn over(store: Store, db: ReadDb, backend: Box<dyn std::any::Any>) -> Self {
+        let host = Host::builder(Arc::new(store.clone()))
+            .steward_domains()
+            .start()
+            .expect("host starts");
+        let mut fixture = Self {
+            store,
+            host,
+            db,
+            projections: steward_projections(),
+            admin: String::new(),
+            api: None,
+            _backend: backend,
+        };
+        fixture.admin = fixture.token("admin", &[Scope::Admin]).await;
+        fixture.api = Some(fixture.state_with(None));
+        fixture
+    }
+
+    /// The API state over the fixture (one per fixture, as one per server).
+    pub(crate) fn state(&self) -> ApiState {
+        self.api.clone().expect("built with the fixture")
+    }
+
+    /// Another API state, with its own metrics registry and scrape token.
+    pub(crate) fn state_with(&self, metrics_token: Option<String>) -> ApiState {
+        ApiState::builder(
+            Arc::new(self.store.clone()),
+            self.host.clone(),
+            self.db.clone(),
+        )
+        .projections(self.projections.clone())
+        .metrics_token(metrics_token)
+        .build()
+        .expect("metrics register")
+    }
+
+    /// A new token with `scopes`, made as the CLI makes one; its secret.
+    pub(crate) async fn token(&self, id: &str, scopes: &[Scope]) -> String {
+        let token = new_token().expect("randomness");
+        self.host
+            .execute(CommandEnvelope::new(
+                access_stream(),
+                "CreateToken",
+                json!({ "token_id": id, "name": id, "scopes": scopes, "sha256": token.sha256 }),
+                "user:test",
+            ))
+            .await
+            .expect("the token is made");
+        token.secret
+    }
+
+    /// Sends a command through the host, as a test's setup.
+    pub(crate) async fn command(&self, stream: &str, command_type: &str, data: Value) {
+        self.host
+            .execute(CommandEnvelope::new(
+                StreamId::parse(stream).expect("stream id"),
+                command_type,
+                data,
+                "user:test",
+            ))
+            .await
+            .expect("the command is handled");
+    }
+
+    /// Builds every projection up to the log's head.
+    pub(crate) async fn catch_up(&self) {
+        let events: Arc<dyn EventStore> = Arc::new(self.store.clone());
+        for projection in &self.projections {
+            ProjectionRunner::new(
+                self.db.clone(),
+                Arc::clone(&events),
+                Arc::clone(projection),
+                RunnerOptions::default(),
+            )
+            .catch_up()
+            .await
+            .expect("the projection catches up");
+        }
+    }
+}
+
+/// Calls the app and reads the answer's status and JSON body (`Null` when
+/// the body is empty or not JSON).
+pub(crate) async fn call<S, B>(app: &S, request: TestRequest) -> (StatusCode, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// A request carrying `token`.
+pub(crate) fn with_token(request: TestRequest, token: &str) -> TestRequest {
+    request.insert_header(("Authorization", format!("Bearer {token}")))
+}
+
+/// Asserts `body` is a problem of `kind` (`invalid-input`) and returns it.
+#[track_caller]
+pub(crate) fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode, kind: &str) {
+    assert_eq!(status, expected, "status of {body}");
+    assert_eq!(body["type"], format!("/problems/{kind}"), "type of {body}");
+    assert_eq!(body["status"], expected.as_u16(), "status field of {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail of {body}"
+    );
+}
