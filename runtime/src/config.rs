@@ -75,6 +75,21 @@ pub struct Config {
     /// A token Prometheus must send to scrape `/metrics`; unset, the
     /// metrics are public.
     pub metrics_token: Option<Redacted>,
+    /// Where projections read the log: `store` (in process) or `nats` (the
+    /// relay's JetStream stream, for a process apart from the store's
+    /// writers; needs `nats_url`).
+    pub projection_source: ProjectionSource,
+}
+
+/// Where projections read the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectionSource {
+    /// The store itself, in process.
+    #[default]
+    Store,
+    /// The relay's JetStream stream, one durable consumer per projection.
+    Nats,
 }
 
 /// A secret read from the configuration: never shown by `Debug`.
@@ -123,6 +138,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             http_workers: 2,
             metrics_token: None,
+            projection_source: ProjectionSource::Store,
         }
     }
 }
@@ -159,6 +175,7 @@ const KEYS: &[&str] = &[
     "listen",
     "http_workers",
     "metrics_token",
+    "projection_source",
 ];
 
 /// A configuration that could not be read.
@@ -234,6 +251,16 @@ impl Config {
             or_default(&self.embedding_model, DEFAULT_EMBEDDING_MODEL),
             or_default(&self.embedding_tokenizer, DEFAULT_EMBEDDING_TOKENIZER),
         )
+    }
+
+    /// The relay's settings, when `nats_url` is set.
+    pub fn relay_config(&self) -> Option<steward_bus::RelayConfig> {
+        self.nats_url.as_ref().map(|url| steward_bus::RelayConfig {
+            nats_url: url.clone(),
+            stream_name: self.nats_stream.clone(),
+            subject_prefix: self.nats_subject_prefix.clone(),
+            ..steward_bus::RelayConfig::default()
+        })
     }
 
     /// Where the vector memory's search index is saved.

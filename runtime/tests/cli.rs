@@ -802,3 +802,102 @@ fn serve_answers_the_http_api_with_a_token_the_cli_made_and_revoked() {
     let status = serve.wait().expect("serve exits");
     assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
 }
+
+#[test]
+fn projections_can_follow_the_relays_stream_instead_of_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .env("STEWARD_PROJECTION_SOURCE", "nats")
+        .args(["serve"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("needs nats_url"));
+
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let stream_name = format!("STEWARD_TEST_{tag}");
+    steward(dir.path())
+        .args([
+            "command",
+            "shoppinglist-home",
+            "ListItem",
+            "--data",
+            r#"{"item":"milk"}"#,
+        ])
+        .assert()
+        .success();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("STEWARD_NATS_URL", "nats://127.0.0.1:4222")
+        .env("STEWARD_NATS_STREAM", &stream_name)
+        .env("STEWARD_NATS_SUBJECT_PREFIX", format!("test{tag}.events"))
+        .env("STEWARD_PROJECTION_SOURCE", "nats")
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    steward(dir.path())
+        .args([
+            "command",
+            "shoppinglist-home",
+            "ListItem",
+            "--data",
+            r#"{"item":"bread"}"#,
+        ])
+        .assert()
+        .success();
+    // The timeline, fed through NATS, reaches both events: the one from
+    // before serve started and the one after.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut rows = Vec::new();
+    while Instant::now() < deadline {
+        let output = steward(dir.path())
+            .args([
+                "projections",
+                "show",
+                "timeline",
+                "--table",
+                "timeline_events",
+            ])
+            .output()
+            .expect("runs");
+        rows = json_lines(&output.stdout);
+        if rows.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The timeline read through its durable consumer on the relay's stream.
+    let consumer_found = runtime.block_on(async {
+        let client = async_nats::connect("nats://127.0.0.1:4222")
+            .await
+            .expect("NATS on 127.0.0.1:4222");
+        let jetstream = async_nats::jetstream::new(client);
+        let found = match jetstream.get_stream(&stream_name).await {
+            Ok(stream) => stream
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+                    "steward_projection_timeline",
+                )
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        let _ = jetstream.delete_stream(&stream_name).await;
+        found
+    });
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    assert!(
+        consumer_found,
+        "the timeline followed the stream through its own consumer"
+    );
+    assert_eq!(rows.len(), 2, "both events reached the timeline: {rows:?}");
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
-use steward_bus::{Relay, RelayConfig};
+use steward_bus::{JetStreamSource, Relay, SourceConfig};
 use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Failure;
-use crate::config::Config;
+use crate::config::{Config, ProjectionSource};
 use crate::open::Opened;
 use crate::read_models::{lease_name, open_read_models, projections, runner_options};
 
@@ -135,17 +135,33 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     let metrics = ProjectionMetrics::new(&registry).map_err(|e| Failure::Other(e.into()))?;
     // Projections catching up together read each page of the log once.
     let events: Arc<dyn EventStore> = Arc::new(SharedReads::new(Arc::new(opened.store.clone())));
+    let nats_source = nats_source(config).await?;
     for projection in projections.iter().cloned() {
         let lease = lease_name(projection.as_ref());
-        let runner = Arc::new(
-            ProjectionRunner::new(
+        let runner = match &nats_source {
+            Some((client, source_config)) => {
+                let source = JetStreamSource::new(
+                    client.clone(),
+                    source_config.clone(),
+                    opened.store.clone(),
+                    projection.name(),
+                )
+                .map_err(|e| Failure::Input(format!("projection_source = \"nats\": {e}")))?;
+                ProjectionRunner::from_source(
+                    read_models.clone(),
+                    Arc::new(source),
+                    projection,
+                    runner_options(config),
+                )
+            }
+            None => ProjectionRunner::new(
                 read_models.clone(),
                 Arc::clone(&events),
                 projection,
                 runner_options(config),
-            )
-            .with_metrics(metrics.clone()),
-        );
+            ),
+        };
+        let runner = Arc::new(runner.with_metrics(metrics.clone()));
         workers.spawn(leased(
             "projection runner",
             opened.store.clone(),
@@ -165,14 +181,8 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     }
     // Whether this process's relay is in step with the stream, for `/readyz`.
     let (bus_connected, bus_status) = tokio::sync::watch::channel(false);
-    match &config.nats_url {
-        Some(url) => {
-            let relay_config = RelayConfig {
-                nats_url: url.clone(),
-                stream_name: config.nats_stream.clone(),
-                subject_prefix: config.nats_subject_prefix.clone(),
-                ..RelayConfig::default()
-            };
+    match config.relay_config() {
+        Some(relay_config) => {
             let log = opened.store.log().clone();
             workers.spawn(leased(
                 "nats relay",
@@ -239,6 +249,26 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         Some(reason) => Err(Failure::Other(anyhow::anyhow!(reason))),
         None => Ok(()),
     }
+}
+
+/// The NATS client and settings projections read through when
+/// `projection_source = "nats"`; `None` when they read the store.
+async fn nats_source(
+    config: &Config,
+) -> Result<Option<(async_nats::Client, SourceConfig)>, Failure> {
+    if config.projection_source != ProjectionSource::Nats {
+        return Ok(None);
+    }
+    let relay = config.relay_config().ok_or_else(|| {
+        Failure::Input(
+            "projection_source = \"nats\" needs nats_url (the relay's NATS server)".to_owned(),
+        )
+    })?;
+    let source_config = SourceConfig::from_relay(&relay);
+    let client = steward_bus::source::connect(&source_config)
+        .await
+        .map_err(|e| Failure::Other(anyhow::Error::from(e).context("NATS for the projections")))?;
+    Ok(Some((client, source_config)))
 }
 
 /// Says where the API is, and how to get a first token if there is none.
