@@ -462,6 +462,9 @@ pub struct InboxQuery {
     pub label: Option<String>,
     /// The most messages returned.
     pub limit: usize,
+    /// How many of the matching messages, in order, to skip first: with
+    /// `limit`, one page of the queue.
+    pub offset: usize,
 }
 
 impl Default for InboxQuery {
@@ -473,6 +476,7 @@ impl Default for InboxQuery {
             min_priority: None,
             label: None,
             limit: 100,
+            offset: 0,
         }
     }
 }
@@ -620,9 +624,10 @@ pub async fn queue(
         "SELECT message_key, message_id, account, thread_id, from_address, from_name, subject,
             received_at_ms, has_list_unsubscribe, category, priority, decided_by, triage_reason,
             triaged_at_ms, archived, snoozed_until_ms
-         FROM {messages} {} ORDER BY {order} LIMIT {}",
+         FROM {messages} {} ORDER BY {order} LIMIT {} OFFSET {}",
         conditions.where_clause(),
-        query.limit
+        query.limit,
+        query.offset
     );
     let rows = conditions.query(sql).fetch_all(db.pool()).await?;
     let keys: Vec<String> = rows

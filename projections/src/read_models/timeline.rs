@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use steward_events::domain::DomainEvent;
 use steward_events::domain::subject::SubjectErased;
@@ -390,8 +391,7 @@ pub async fn query(
         format!("WHERE {}", conditions.join(" AND "))
     };
     let sql = format!(
-        "SELECT position_commit, position_prepare, event_id, stream_id, event_type, actor,
-                correlation_id, causation_id, recorded_at_ms
+        "SELECT {ENTRY_COLUMNS}
          FROM {events} {filter_sql}
          ORDER BY position_commit DESC, position_prepare DESC LIMIT {}",
         limit.saturating_add(1)
@@ -406,21 +406,7 @@ pub async fn query(
     let rows = statement.fetch_all(db.pool()).await?;
     let mut entries = rows
         .iter()
-        .map(|row| {
-            Ok(TimelineEntry {
-                position: Position::commit_prepare(
-                    from_sql_int(row.try_get("position_commit")?),
-                    from_sql_int(row.try_get("position_prepare")?),
-                ),
-                event_id: row.try_get("event_id")?,
-                stream_id: row.try_get("stream_id")?,
-                event_type: row.try_get("event_type")?,
-                actor: row.try_get("actor")?,
-                correlation_id: row.try_get("correlation_id")?,
-                causation_id: row.try_get("causation_id")?,
-                recorded_at: instant(row.try_get("recorded_at_ms")?),
-            })
-        })
+        .map(entry_of)
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let next = if entries.len() > limit {
         entries.truncate(limit);
@@ -429,6 +415,76 @@ pub async fn query(
         None
     };
     Ok(TimelinePage { entries, next })
+}
+
+/// The columns a [`TimelineEntry`] is read from.
+const ENTRY_COLUMNS: &str = "position_commit, position_prepare, event_id, stream_id, event_type,
+    actor, correlation_id, causation_id, recorded_at_ms";
+
+fn entry_of(row: &AnyRow) -> Result<TimelineEntry, sqlx::Error> {
+    Ok(TimelineEntry {
+        position: Position::commit_prepare(
+            from_sql_int(row.try_get("position_commit")?),
+            from_sql_int(row.try_get("position_prepare")?),
+        ),
+        event_id: row.try_get("event_id")?,
+        stream_id: row.try_get("stream_id")?,
+        event_type: row.try_get("event_type")?,
+        actor: row.try_get("actor")?,
+        correlation_id: row.try_get("correlation_id")?,
+        causation_id: row.try_get("causation_id")?,
+        recorded_at: instant(row.try_get("recorded_at_ms")?),
+    })
+}
+
+/// The event with id `event_id` (as the store writes it: a lower-case
+/// hyphenated UUID), if the timeline has indexed it. Should the id be used
+/// twice, the first in the log is returned.
+pub async fn by_event_id(
+    db: &ReadDb,
+    tables: &Tables,
+    event_id: &str,
+) -> Result<Option<TimelineEntry>, ProjectionError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM {} WHERE event_id = $1
+         ORDER BY position_commit, position_prepare LIMIT 1",
+        tables.name(EVENTS)
+    )))
+    .bind(event_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(entry_of).transpose()?)
+}
+
+/// The events whose `causation_id` is one of `causes`, in log order, at
+/// most `limit` of them: one step down a causation tree (call it again with
+/// their ids for the next).
+pub async fn caused_by(
+    db: &ReadDb,
+    tables: &Tables,
+    causes: &[String],
+    limit: usize,
+) -> Result<Vec<TimelineEntry>, ProjectionError> {
+    if causes.is_empty() || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=causes.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM {} WHERE causation_id IN ({placeholders})
+         ORDER BY position_commit, position_prepare LIMIT {limit}",
+        tables.name(EVENTS)
+    )));
+    for cause in causes {
+        statement = statement.bind(cause.as_str());
+    }
+    let rows = statement.fetch_all(db.pool()).await?;
+    Ok(rows
+        .iter()
+        .map(entry_of)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 enum Bind {

@@ -279,6 +279,16 @@ async fn the_queue_ranks_by_priority_and_filters_by_view_label_and_category(f: F
         ..InboxQuery::default()
     };
     assert_eq!(ids(&f, first_two, now).await, ["m1", "m3"]);
+    // Pages: `offset` skips what earlier pages showed, in the same order.
+    let page = |offset| InboxQuery {
+        view: InboxView::All,
+        limit: 2,
+        offset,
+        ..InboxQuery::default()
+    };
+    assert_eq!(ids(&f, page(0), now).await, ["m1", "m3"]);
+    assert_eq!(ids(&f, page(2), now).await, ["m4", "m2"]);
+    assert!(ids(&f, page(4), now).await.is_empty());
 }
 
 async fn a_snoozed_message_is_hidden_until_its_time_then_comes_back(f: Fixture) {

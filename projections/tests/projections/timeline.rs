@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use steward_events::{EventStore as _, SubjectId};
+use steward_events::{
+    Direction, EventStore as _, EventType, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
+    StreamId, SubjectId,
+};
 use steward_projections::read_models::timeline::{self, Timeline, TimelineFilter};
 use steward_projections::{ReadDb, live_tables};
+use uuid::Uuid;
 
 use crate::support::{Fixture, on_both_backends};
 
@@ -15,6 +19,7 @@ on_both_backends!(
     an_erased_subject_is_no_longer_found_by_their_personal_data,
     readers_get_the_indexes_built_once_caught_up,
     an_event_naming_a_subject_twice_is_indexed_once,
+    events_are_found_by_id_and_by_what_caused_them,
 );
 
 async fn search(db: &ReadDb, filter: TimelineFilter) -> Vec<String> {
@@ -201,6 +206,8 @@ async fn readers_get_the_indexes_built_once_caught_up(f: Fixture) {
         "type",
         "actor",
         "correlation",
+        "causation",
+        "event_id",
         "recorded",
     ] {
         let expected = tables.name(&format!("timeline_events_{index}"));
@@ -223,4 +230,89 @@ async fn an_event_naming_a_subject_twice_is_indexed_once(f: Fixture) {
         .expect("caught up");
     assert_eq!(live.failure, None);
     assert_eq!(live.position, recorded.global_position);
+}
+
+/// Appends an event whose causation is `cause` (an event's or a command's id).
+async fn caused(f: &Fixture, stream: &str, cause: Uuid) -> RecordedEvent {
+    let stream = StreamId::parse(stream).expect("stream id");
+    let event = NewEvent::new(EventType::parse("Noted").expect("type"), json!({})).with_metadata(
+        Metadata {
+            causation_id: Some(cause),
+            ..Metadata::default()
+        },
+    );
+    let appended = f
+        .store
+        .append(&stream, ExpectedVersion::Any, vec![event])
+        .await
+        .expect("append");
+    f.store
+        .read_stream(&stream, appended.last_version, Direction::Forward, 1)
+        .await
+        .expect("read back")
+        .pop()
+        .expect("the event just appended")
+}
+
+async fn events_are_found_by_id_and_by_what_caused_them(f: Fixture) {
+    let command = Uuid::now_v7();
+    let root = caused(&f, "note-1", command).await;
+    let first = caused(&f, "note-2", root.event_id).await;
+    let unrelated = f.append("note-3", "Noted", json!({})).await;
+    let second = caused(&f, "note-1", root.event_id).await;
+    let grandchild = caused(&f, "note-4", first.event_id).await;
+    catch_up(&f).await;
+    let tables = live_tables(&f.db, "timeline").await.expect("built");
+
+    let found = timeline::by_event_id(&f.db, &tables, &first.event_id.to_string())
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(found.position, first.global_position);
+    assert_eq!(found.stream_id, "note-2");
+    assert_eq!(found.causation_id, Some(root.event_id.to_string()));
+    assert_eq!(
+        timeline::by_event_id(&f.db, &tables, &command.to_string())
+            .await
+            .expect("lookup"),
+        None,
+        "a command's id is no event's"
+    );
+
+    let ids = |entries: Vec<timeline::TimelineEntry>| -> Vec<String> {
+        entries.into_iter().map(|entry| entry.event_id).collect()
+    };
+    let children = timeline::caused_by(&f.db, &tables, &[root.event_id.to_string()], 10)
+        .await
+        .expect("children");
+    assert_eq!(
+        ids(children),
+        [first.event_id.to_string(), second.event_id.to_string()],
+        "in log order"
+    );
+    let next_level = timeline::caused_by(
+        &f.db,
+        &tables,
+        &[first.event_id.to_string(), second.event_id.to_string()],
+        10,
+    )
+    .await
+    .expect("grandchildren");
+    assert_eq!(ids(next_level), [grandchild.event_id.to_string()]);
+    let limited = timeline::caused_by(&f.db, &tables, &[root.event_id.to_string()], 1)
+        .await
+        .expect("limited");
+    assert_eq!(ids(limited), [first.event_id.to_string()]);
+    assert!(
+        timeline::caused_by(&f.db, &tables, &[unrelated.event_id.to_string()], 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    assert!(
+        timeline::caused_by(&f.db, &tables, &[], 10)
+            .await
+            .expect("nothing asked")
+            .is_empty()
+    );
 }

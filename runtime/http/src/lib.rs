@@ -39,7 +39,9 @@ pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
+use crate::routes::{chain, live};
 use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{memory, read_models};
 
 /// Mounts the API, its metrics middleware and its error handling on `config`.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -56,13 +58,27 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi()))
             .service(events::query_timeline)
             .service(events::read_stream)
+            .service(live::stream)
+            .service(chain::chain)
             .service(commands::send)
             .service(projections::list)
             .service(projections::rebuild)
             .service(projections::retry)
             .service(tokens::create)
             .service(tokens::list)
-            .service(tokens::revoke);
+            .service(tokens::revoke)
+            .service(read_models::inbox::queue)
+            .service(read_models::calendar::agenda)
+            .service(read_models::calendar::free_busy)
+            .service(read_models::home::devices)
+            .service(read_models::home::scenes)
+            .service(read_models::groceries::shopping_list)
+            .service(read_models::groceries::pantry)
+            .service(read_models::maintenance::tasks)
+            .service(read_models::travel::trips)
+            .service(read_models::travel::itinerary)
+            .service(read_models::goals::list)
+            .service(memory::search);
     }
 }
 
@@ -72,13 +88,21 @@ async fn openapi_json() -> HttpResponse {
         .body(openapi::document())
 }
 
-/// A route nobody mounted: a problem, not actix's empty 404.
+/// A request no route took: 405 with `Allow` when the path exists with
+/// other methods, else a 404 problem (never actix's empty 404).
 async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "nothing is at {} {}",
-        request.method(),
-        request.path()
-    )))
+    let allowed = openapi::methods_of(request.path());
+    if allowed.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "nothing is at {} {}",
+            request.method(),
+            request.path()
+        )));
+    }
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        allowed,
+    })
 }
 
 /// The whole app: [`configure`]d routes, the metrics middleware, problems
@@ -108,12 +132,15 @@ pub async fn serve(
     workers: usize,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let server = HttpServer::new(move || app(state.clone()))
-        .workers(workers.max(1))
-        .shutdown_timeout(10)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    // Open event streams end as shutdown begins, instead of holding it up.
+    let streams = live::LiveShutdown::new(shutdown.clone());
+    let server =
+        HttpServer::new(move || app(state.clone()).app_data(web::Data::new(streams.clone())))
+            .workers(workers.max(1))
+            .shutdown_timeout(10)
+            .disable_signals()
+            .listen(listener)?
+            .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.cancelled().await;

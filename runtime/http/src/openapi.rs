@@ -5,7 +5,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::{chain, live};
 use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{memory, read_models};
 
 /// Steward's API.
 #[derive(OpenApi)]
@@ -23,6 +25,8 @@ use crate::routes::{commands, events, health, projections, tokens};
         health::readyz,
         events::query_timeline,
         events::read_stream,
+        live::stream,
+        chain::chain,
         commands::send,
         projections::list,
         projections::rebuild,
@@ -30,6 +34,18 @@ use crate::routes::{commands, events, health, projections, tokens};
         tokens::create,
         tokens::list,
         tokens::revoke,
+        read_models::inbox::queue,
+        read_models::calendar::agenda,
+        read_models::calendar::free_busy,
+        read_models::home::devices,
+        read_models::home::scenes,
+        read_models::groceries::shopping_list,
+        read_models::groceries::pantry,
+        read_models::maintenance::tasks,
+        read_models::travel::trips,
+        read_models::travel::itinerary,
+        read_models::goals::list,
+        memory::search,
     ),
     modifiers(&BearerTokens),
     tags(
@@ -38,6 +54,7 @@ use crate::routes::{commands, events, health, projections, tokens};
         (name = "commands", description = "Commands to the domains' aggregates"),
         (name = "projections", description = "Read models being built from the log"),
         (name = "tokens", description = "API tokens"),
+        (name = "read models", description = "The domains' read models and the vector memory"),
     )
 )]
 pub struct ApiDoc;
@@ -62,4 +79,71 @@ pub fn document() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+}
+
+/// The methods the document lists for `path` (upper-case), matching its
+/// templated segments (`{stream_id}`) against any one segment; empty when
+/// no documented path matches.
+pub fn methods_of(path: &str) -> Vec<String> {
+    static PATHS: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let segments = template.split('/').map(str::to_owned).collect();
+                let methods = serde_json::to_value(item)
+                    .ok()
+                    .and_then(|value| value.as_object().cloned())
+                    .map(|operations| {
+                        operations
+                            .keys()
+                            .filter(|key| {
+                                matches!(
+                                    key.as_str(),
+                                    "get"
+                                        | "put"
+                                        | "post"
+                                        | "delete"
+                                        | "patch"
+                                        | "head"
+                                        | "options"
+                                )
+                            })
+                            .map(|key| key.to_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (segments, methods)
+            })
+            .collect()
+    });
+    let asked: Vec<&str> = path.split('/').collect();
+    paths
+        .iter()
+        .find(|(segments, _)| {
+            segments.len() == asked.len()
+                && segments.iter().zip(&asked).all(|(template, segment)| {
+                    template == segment
+                        || (template.starts_with('{')
+                            && template.ends_with('}')
+                            && !segment.is_empty())
+                })
+        })
+        .map(|(_, methods)| methods.clone())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::methods_of;
+
+    #[test]
+    fn documented_paths_give_their_methods() {
+        assert_eq!(methods_of("/api/v1/tokens"), ["GET", "POST"]);
+        assert_eq!(methods_of("/api/v1/streams/shoppinglist-home"), ["GET"]);
+        assert_eq!(methods_of("/api/v1/streams/"), Vec::<String>::new());
+        assert_eq!(methods_of("/api/v1/nothing"), Vec::<String>::new());
+    }
 }

@@ -71,6 +71,14 @@ pub enum ApiError {
     /// Nothing is at this address.
     #[error("{0}")]
     NotFound(String),
+    /// The address exists, but not for this method.
+    #[error("{method} is not allowed here; allowed: {}", allowed.join(", "))]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+        /// The methods the address takes.
+        allowed: Vec<String>,
+    },
     /// The domain refused the command.
     #[error("{message}")]
     Rejected {
@@ -111,6 +119,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => ("unauthenticated", "Authentication required"),
             ApiError::Forbidden { .. } => ("forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Rejected { .. } => ("rejected", "Command rejected"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::Unavailable(_) => ("unavailable", "Unavailable"),
@@ -155,6 +164,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -165,6 +175,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
+        if let ApiError::MethodNotAllowed { allowed, .. } = self
+            && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
+        {
+            response.insert_header((header::ALLOW, value));
+        }
         if matches!(self, ApiError::Unauthenticated(_)) {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

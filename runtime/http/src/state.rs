@@ -1,11 +1,14 @@
 //! What every handler reaches: the store, the actor host, the read models,
-//! the token directory and the metrics.
+//! the token directory, the metrics, the person's time zone and, when it
+//! is on, the vector memory.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use steward_events::EventStore;
 use steward_host::Host;
+use steward_projections::memory::MemoryIndex;
 use steward_projections::{Projection, ReadDb};
 use tokio::sync::watch;
 
@@ -28,6 +31,8 @@ struct Inner {
     metrics: HttpMetrics,
     metrics_token: Option<String>,
     bus: Option<watch::Receiver<bool>>,
+    time_zone: Tz,
+    memory: Option<Arc<MemoryIndex>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -47,6 +52,8 @@ pub struct ApiStateBuilder {
     registry: prometheus::Registry,
     metrics_token: Option<String>,
     bus: Option<watch::Receiver<bool>>,
+    time_zone: Tz,
+    memory: Option<Arc<MemoryIndex>>,
 }
 
 impl ApiStateBuilder {
@@ -77,6 +84,21 @@ impl ApiStateBuilder {
         self
     }
 
+    /// The person's time zone: the agenda's days are midnight to midnight
+    /// there (UTC unless said; give the zone the agenda projection is built
+    /// with).
+    pub fn time_zone(mut self, time_zone: Tz) -> Self {
+        self.time_zone = time_zone;
+        self
+    }
+
+    /// The vector memory's search index, when the memory is on; without
+    /// one, memory search answers that the memory is off.
+    pub fn memory(mut self, index: Option<Arc<MemoryIndex>>) -> Self {
+        self.memory = index;
+        self
+    }
+
     /// The state. Fails only if the API's metrics cannot register.
     pub fn build(self) -> Result<ApiState, prometheus::Error> {
         let metrics = HttpMetrics::new(&self.registry)?;
@@ -91,6 +113,8 @@ impl ApiStateBuilder {
                 metrics,
                 metrics_token: self.metrics_token,
                 bus: self.bus,
+                time_zone: self.time_zone,
+                memory: self.memory,
             }),
         })
     }
@@ -108,6 +132,8 @@ impl ApiState {
             registry: prometheus::Registry::new(),
             metrics_token: None,
             bus: None,
+            time_zone: Tz::UTC,
+            memory: None,
         }
     }
 
@@ -152,6 +178,16 @@ impl ApiState {
     /// Whether the bus is connected; `None` when there is no bus.
     pub fn bus_connected(&self) -> Option<bool> {
         self.inner.bus.as_ref().map(|bus| *bus.borrow())
+    }
+
+    /// The person's time zone.
+    pub fn time_zone(&self) -> Tz {
+        self.inner.time_zone
+    }
+
+    /// The vector memory's search index; `None` when the memory is off.
+    pub fn memory(&self) -> Option<&Arc<MemoryIndex>> {
+        self.inner.memory.as_ref()
     }
 
     /// Now, by the host's clock (paused in tests).

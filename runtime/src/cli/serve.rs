@@ -9,6 +9,7 @@ use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
 use steward_http::ApiState;
+use steward_projections::memory::MemoryIndex;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 use super::Failure;
 use crate::config::{Config, ProjectionSource};
 use crate::open::Opened;
-use crate::read_models::{lease_name, open_read_models, projections, runner_options};
+use crate::read_models::{
+    lease_name, load_embedder, open_read_models, projections_with, runner_options,
+};
 
 /// The actor host every worker of `serve` sends its commands through.
 pub(super) fn start_host(
@@ -51,7 +54,15 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     let stop_asked = StopSignal::listen();
     let shutdown = CancellationToken::new();
     // Everything that can refuse the configuration comes before any worker.
-    let projections = projections(config).map_err(|e| Failure::Input(e.to_string()))?;
+    let embedder = load_embedder(config).map_err(|e| Failure::Input(e.to_string()))?;
+    let projections =
+        projections_with(config, embedder.clone()).map_err(|e| Failure::Input(e.to_string()))?;
+    let time_zone = config.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        Failure::Input(format!(
+            "configuration `time_zone`: {:?} is not an IANA time zone name (e.g. Europe/London)",
+            config.time_zone
+        ))
+    })?;
     let listener = std::net::TcpListener::bind(&config.listen).map_err(|e| {
         Failure::Input(format!(
             "configuration `listen`: cannot listen on {}: {e}",
@@ -214,8 +225,18 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         None => tracing::info!("no nats_url configured: events stay in process"),
     }
 
+    // Memory search over HTTP reads the index the memory projection feeds.
+    let memory = embedder.map(|embedder| {
+        Arc::new(MemoryIndex::new(
+            read_models.clone(),
+            embedder,
+            Some(config.memory_index_dir()),
+        ))
+    });
     let mut api = ApiState::builder(Arc::new(opened.store.clone()), host.clone(), read_models)
         .projections(projections)
+        .time_zone(time_zone)
+        .memory(memory)
         .registry(registry)
         .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()));
     if config.nats_url.is_some() {

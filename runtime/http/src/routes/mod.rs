@@ -1,8 +1,12 @@
 //! The routes, one module per resource.
 
+pub mod chain;
 pub mod commands;
 pub mod events;
 pub mod health;
+pub mod live;
+pub mod memory;
 pub mod metrics;
 pub mod projections;
+pub mod read_models;
 pub mod tokens;

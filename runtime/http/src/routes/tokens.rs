@@ -23,10 +23,22 @@ pub struct NewTokenRequest {
     pub name: String,
     /// What it may do: `events:read`, `commands:write`, `read_models:read`,
     /// `approvals:write`, `admin`.
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = scopes_schema)]
     pub scopes: Vec<Scope>,
     /// When it stops working (RFC 3339, in the future); never when absent.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `scopes`: an array of scope names, from the one list of scopes.
+fn scopes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .enum_values(Some(Scope::ALL.map(Scope::as_str))),
+        )
+        .build()
 }
 
 /// A token as listed: never its secret.

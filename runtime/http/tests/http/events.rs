@@ -156,6 +156,23 @@ async fn a_stream_reads_both_ways_in_pages(fixture: Fixture) {
 async fn unknown_routes_are_problems(fixture: Fixture) {
     let (status, body) = get(&fixture, "/api/v1/nothing-here").await;
     assert_problem(status, &body, StatusCode::NOT_FOUND, "not-found");
+    let app = test::init_service(app(fixture.state())).await;
+    let response = test::call_service(
+        &app,
+        TestRequest::patch()
+            .uri("/api/v1/streams/shoppinglist-home")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET"),
+        "a known path with another method is a 405 naming the methods it takes"
+    );
 }
 
 on_both_backends!(

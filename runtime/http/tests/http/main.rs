@@ -2,9 +2,12 @@
 //! real stores: a SQLite file and a PostgreSQL database of its own per test.
 
 mod auth;
+mod chain;
 mod commands;
 mod events;
 mod health;
+mod live;
 mod openapi;
 mod projections;
+mod read_models;
 mod support;

@@ -12,6 +12,7 @@ use steward_events::domain::access::Scope;
 use steward_events::{EventStore, StreamId};
 use steward_host::Host;
 use steward_http::{ApiState, access_stream, new_token};
+use steward_projections::memory::{Embedder, Memory, MemoryIndex};
 use steward_projections::read_models::steward_projections;
 use steward_projections::{Projection, ProjectionRunner, ReadDb, RunnerOptions};
 use steward_store_core::{MasterKey, Store};
@@ -48,6 +49,7 @@ pub(crate) struct Fixture {
     pub(crate) projections: Vec<Arc<dyn Projection>>,
     pub(crate) admin: String,
     api: Option<ApiState>,
+    memory: Option<Arc<MemoryIndex>>,
     _backend: Box<dyn std::any::Any>,
 }
 
@@ -81,6 +83,7 @@ impl Fixture {
             projections: steward_projections(),
             admin: String::new(),
             api: None,
+            memory: None,
             _backend: backend,
         };
         fixture.admin = fixture.token("admin", &[Scope::Admin]).await;
@@ -102,8 +105,19 @@ impl Fixture {
         )
         .projections(self.projections.clone())
         .metrics_token(metrics_token)
+        .memory(self.memory.clone())
         .build()
         .expect("metrics register")
+    }
+
+    /// The fixture with the vector memory on: the memory projection among
+    /// the projections, and its search index in the API state.
+    pub(crate) fn with_memory(mut self, embedder: Arc<Embedder>) -> Self {
+        self.projections
+            .push(Arc::new(Memory::new(Arc::clone(&embedder))));
+        self.memory = Some(Arc::new(MemoryIndex::new(self.db.clone(), embedder, None)));
+        self.api = Some(self.state_with(None));
+        self
     }
 
     /// A new token with `scopes`, made as the CLI makes one; its secret.
