@@ -14,12 +14,14 @@
 //! [`configure`] mounts everything on an actix-web app, so tests drive the
 //! API without a socket; [`serve`] binds it and runs it until shutdown.
 //! Public routes are exactly `/healthz`, `/readyz`, `/metrics` (unless a
-//! scrape token is configured), `/api/openapi.json` and `/api/docs/`.
+//! scrape token is configured), `/api/openapi.json`, `/api/docs/`, and the
+//! first-run and login routes (`/api/v1/setup`, `POST /api/v1/session`).
 //!
 //! [`Scope`]: steward_events::domain::access::Scope
 
 pub mod auth;
 pub mod extract;
+pub mod limits;
 mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -34,12 +36,14 @@ use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::{AccessDirectory, Caller, NewToken, access_stream, digest, new_token};
+pub use auth::{
+    AccessDirectory, Caller, NewToken, access_stream, digest, hash_password, new_token,
+};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
-use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{commands, events, health, projections, session, tokens, users};
 
 /// Mounts the API, its metrics middleware and its error handling on `config`.
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -62,7 +66,19 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(projections::retry)
             .service(tokens::create)
             .service(tokens::list)
-            .service(tokens::revoke);
+            .service(tokens::revoke)
+            .service(session::setup_status)
+            .service(session::setup)
+            .service(session::login)
+            .service(session::current)
+            .service(session::logout)
+            .service(users::list)
+            .service(users::add)
+            .service(users::set_domains)
+            .service(users::remove)
+            .service(users::set_profile)
+            .service(users::sessions)
+            .service(users::revoke_session);
     }
 }
 

@@ -2,10 +2,10 @@
 //! is served at `/api/openapi.json` and committed as `schemas/openapi.json`
 //! (a test fails when the two drift).
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{commands, events, health, projections, session, tokens, users};
 
 /// Steward's API.
 #[derive(OpenApi)]
@@ -30,6 +30,18 @@ use crate::routes::{commands, events, health, projections, tokens};
         tokens::create,
         tokens::list,
         tokens::revoke,
+        session::setup_status,
+        session::setup,
+        session::login,
+        session::current,
+        session::logout,
+        users::list,
+        users::add,
+        users::set_domains,
+        users::remove,
+        users::set_profile,
+        users::sessions,
+        users::revoke_session,
     ),
     modifiers(&BearerTokens),
     tags(
@@ -38,6 +50,8 @@ use crate::routes::{commands, events, health, projections, tokens};
         (name = "commands", description = "Commands to the domains' aggregates"),
         (name = "projections", description = "Read models being built from the log"),
         (name = "tokens", description = "API tokens"),
+        (name = "session", description = "First run, log in, log out"),
+        (name = "users", description = "The household's users, profiles and sessions"),
     )
 )]
 pub struct ApiDoc;
@@ -51,6 +65,13 @@ impl Modify for BearerTokens {
         components.add_security_scheme(
             "token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        // Changes made with the cookie also need the `X-CSRF-Token` header.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }

@@ -5,4 +5,6 @@ pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod projections;
+pub mod session;
 pub mod tokens;
+pub mod users;

@@ -8,3 +8,4 @@ mod health;
 mod openapi;
 mod projections;
 mod support;
+mod users;
