@@ -79,6 +79,11 @@ pub struct Config {
     /// relay's JetStream stream, for a process apart from the store's
     /// writers; needs `nats_url`).
     pub projection_source: ProjectionSource,
+    /// How long a browser session lasts, in days.
+    pub session_days: u32,
+    /// Whether session cookies are marked `Secure` (set it when users reach
+    /// Steward over HTTPS, as through the reverse proxy of `ops/`).
+    pub secure_cookies: bool,
 }
 
 /// Where projections read the log.
@@ -139,6 +144,8 @@ impl Default for Config {
             http_workers: 2,
             metrics_token: None,
             projection_source: ProjectionSource::Store,
+            session_days: 14,
+            secure_cookies: false,
         }
     }
 }
@@ -176,6 +183,8 @@ const KEYS: &[&str] = &[
     "http_workers",
     "metrics_token",
     "projection_source",
+    "session_days",
+    "secure_cookies",
 ];
 
 /// A configuration that could not be read.

@@ -668,6 +668,19 @@ fn http(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (u16, String) {
+    let (status, _, body) = http_with(port, method, path, token, &[], body);
+    (status, body)
+}
+
+/// [`http`] with extra headers, answering the response's head too.
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
     stream
@@ -677,6 +690,9 @@ fn http(
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     if let Some(token) = token {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = body.unwrap_or("");
     if !body.is_empty() {
@@ -691,11 +707,11 @@ fn http(
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0);
-    let body = answer
+    let (head, body) = answer
         .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
+        .map(|(head, body)| (head.to_owned(), body.to_owned()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
 }
 
 /// A port nothing listens on now.
@@ -900,4 +916,91 @@ fn projections_can_follow_the_relays_stream_instead_of_the_store() {
         "the timeline followed the stream through its own consumer"
     );
     assert_eq!(rows.len(), 2, "both events reached the timeline: {rows:?}");
+}
+
+#[test]
+fn a_user_added_by_the_cli_logs_in_to_serve_with_a_session_cookie() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["user", "add", "--owner", "--username", "alex"])
+        .write_stdin("short\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("at least 10 characters"));
+    steward(dir.path())
+        .args([
+            "user",
+            "add",
+            "--owner",
+            "--username",
+            "alex",
+            "--name",
+            "Alex",
+        ])
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+    steward(dir.path())
+        .args(["user", "add", "--username", "sam", "--domain", "banking"])
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("unknown_domain"));
+    steward(dir.path())
+        .args(["user", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("alex").and(predicate::str::contains("argon2").not()));
+
+    let port = free_port();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let mut serve = StdCommand::new(binary)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, _, body) = http_with(port, "GET", "/api/v1/setup", None, &[], None);
+    assert_eq!((status, body.as_str()), (200, r#"{"needed":false}"#));
+    let (status, head, body) = http_with(
+        port,
+        "POST",
+        "/api/v1/session",
+        None,
+        &[],
+        Some(r#"{"username":"alex","password":"correct horse battery"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("a session cookie");
+    assert!(cookie.to_lowercase().contains("httponly"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let (status, _, body) = http_with(
+        port,
+        "GET",
+        "/api/v1/session",
+        None,
+        &[("Cookie", &cookie)],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""username":"alex""#), "{body}");
+
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
 }

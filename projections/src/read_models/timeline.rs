@@ -282,6 +282,9 @@ pub struct TimelineFilter {
     pub stream: Option<String>,
     /// Events of streams of this category.
     pub category: Option<String>,
+    /// Events of streams of any of these categories (what a household
+    /// member may see); an empty list matches nothing.
+    pub categories: Option<Vec<String>>,
     /// Events of this type.
     pub event_type: Option<String>,
     /// Events caused by this actor.
@@ -341,6 +344,9 @@ pub async fn query(
     }
     if let Some(category) = &filter.category {
         conditions.add("category = ?", [Bind::Text(category.clone())]);
+    }
+    if let Some(categories) = &filter.categories {
+        conditions.add_in("category", categories);
     }
     if let Some(event_type) = &filter.event_type {
         conditions.add("event_type = ?", [Bind::Text(event_type.clone())]);
@@ -511,6 +517,21 @@ impl Conditions {
         }
         self.conditions.push(numbered);
         self.binds.extend(binds);
+    }
+
+    /// `column IN (…)` over `values`; nothing matches an empty list.
+    fn add_in(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            self.conditions.push("1 = 0".to_owned());
+            return;
+        }
+        let placeholders: Vec<String> = (1..=values.len())
+            .map(|i| format!("${}", self.binds.len() + i))
+            .collect();
+        self.conditions
+            .push(format!("{column} IN ({})", placeholders.join(", ")));
+        self.binds
+            .extend(values.iter().map(|value| Bind::Text(value.clone())));
     }
 }
 

@@ -79,6 +79,24 @@ async fn filters_page_newest_first_with_a_cursor(f: Fixture) {
     )
     .await;
     assert_eq!(trips, [ids[6].clone(), ids[3].clone(), ids[0].clone()]);
+    let trips_among = search(
+        &f.db,
+        TimelineFilter {
+            categories: Some(vec!["trip".to_owned(), "nosuchcategory".to_owned()]),
+            ..TimelineFilter::default()
+        },
+    )
+    .await;
+    assert_eq!(trips_among, trips, "an IN list of categories");
+    let among_none = search(
+        &f.db,
+        TimelineFilter {
+            categories: Some(Vec::new()),
+            ..TimelineFilter::default()
+        },
+    )
+    .await;
+    assert!(among_none.is_empty(), "no category allowed: nothing");
     let received_in_stream = search(
         &f.db,
         TimelineFilter {

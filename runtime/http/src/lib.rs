@@ -14,12 +14,14 @@
 //! [`configure`] mounts everything on an actix-web app, so tests drive the
 //! API without a socket; [`serve`] binds it and runs it until shutdown.
 //! Public routes are exactly `/healthz`, `/readyz`, `/metrics` (unless a
-//! scrape token is configured), `/api/openapi.json` and `/api/docs/`.
+//! scrape token is configured), `/api/openapi.json`, `/api/docs/`, and the
+//! first-run and login routes (`/api/v1/setup`, `POST /api/v1/session`).
 //!
 //! [`Scope`]: steward_events::domain::access::Scope
 
 pub mod auth;
 pub mod extract;
+pub mod limits;
 mod metrics;
 pub mod openapi;
 pub mod problem;
@@ -34,13 +36,15 @@ use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::{AccessDirectory, Caller, NewToken, access_stream, digest, new_token};
+pub use auth::{
+    AccessDirectory, Caller, NewToken, access_stream, digest, hash_password, new_token,
+};
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
 use crate::routes::{chain, live};
-use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{commands, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
 
 /// Mounts the API, its metrics middleware and its error handling on `config`.
@@ -78,7 +82,19 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(read_models::travel::trips)
             .service(read_models::travel::itinerary)
             .service(read_models::goals::list)
-            .service(memory::search);
+            .service(memory::search)
+            .service(session::setup_status)
+            .service(session::setup)
+            .service(session::login)
+            .service(session::current)
+            .service(session::logout)
+            .service(users::list)
+            .service(users::add)
+            .service(users::set_domains)
+            .service(users::remove)
+            .service(users::set_profile)
+            .service(users::sessions)
+            .service(users::revoke_session);
     }
 }
 

@@ -2,11 +2,11 @@
 //! is served at `/api/openapi.json` and committed as `schemas/openapi.json`
 //! (a test fails when the two drift).
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{chain, live};
-use crate::routes::{commands, events, health, projections, tokens};
+use crate::routes::{commands, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
 
 /// Steward's API.
@@ -46,6 +46,18 @@ use crate::routes::{memory, read_models};
         read_models::travel::itinerary,
         read_models::goals::list,
         memory::search,
+        session::setup_status,
+        session::setup,
+        session::login,
+        session::current,
+        session::logout,
+        users::list,
+        users::add,
+        users::set_domains,
+        users::remove,
+        users::set_profile,
+        users::sessions,
+        users::revoke_session,
     ),
     modifiers(&BearerTokens),
     tags(
@@ -55,6 +67,8 @@ use crate::routes::{memory, read_models};
         (name = "projections", description = "Read models being built from the log"),
         (name = "tokens", description = "API tokens"),
         (name = "read models", description = "The domains' read models and the vector memory"),
+        (name = "session", description = "First run, log in, log out"),
+        (name = "users", description = "The household's users, profiles and sessions"),
     )
 )]
 pub struct ApiDoc;
@@ -68,6 +82,13 @@ impl Modify for BearerTokens {
         components.add_security_scheme(
             "token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        // Changes made with the cookie also need the `X-CSRF-Token` header.
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }

@@ -36,6 +36,9 @@ pub struct Problem {
     /// Scope the request lacked (for `/problems/forbidden`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_scope: Option<String>,
+    /// Domain the caller is not granted (for `/problems/forbidden`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
     /// The id under which an internal failure is logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
@@ -67,6 +70,23 @@ pub enum ApiError {
     Forbidden {
         /// The scope needed.
         scope: String,
+    },
+    /// The caller's user may not see or act in this domain.
+    #[error("this is in the `{domain}` domain, which your account is not granted")]
+    DomainForbidden {
+        /// The domain.
+        domain: String,
+    },
+    /// A change made with a session cookie without its CSRF token.
+    #[error(
+        "send the session's CSRF token in the X-CSRF-Token header (GET /api/v1/session gives it)"
+    )]
+    CsrfRejected,
+    /// Too many attempts; try again after `retry_after` seconds.
+    #[error("too many attempts; try again in {retry_after} s")]
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after: u64,
     },
     /// Nothing is at this address.
     #[error("{0}")]
@@ -117,7 +137,11 @@ impl ApiError {
             ApiError::InvalidInput { .. } => ("invalid-input", "Invalid input"),
             ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
             ApiError::Unauthenticated(_) => ("unauthenticated", "Authentication required"),
-            ApiError::Forbidden { .. } => ("forbidden", "Not allowed"),
+            ApiError::Forbidden { .. } | ApiError::DomainForbidden { .. } => {
+                ("forbidden", "Not allowed")
+            }
+            ApiError::CsrfRejected => ("csrf", "CSRF token missing or wrong"),
+            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Rejected { .. } => ("rejected", "Command rejected"),
@@ -138,12 +162,14 @@ impl ApiError {
             field: None,
             rule: None,
             required_scope: None,
+            domain: None,
             incident: None,
         };
         match self {
             ApiError::InvalidInput { field, .. } => problem.field.clone_from(field),
             ApiError::Rejected { rule, .. } => problem.rule = Some(rule.clone()),
             ApiError::Forbidden { scope } => problem.required_scope = Some(scope.clone()),
+            ApiError::DomainForbidden { domain } => problem.domain = Some(domain.clone()),
             ApiError::Internal(cause) => {
                 let incident = Uuid::now_v7().to_string();
                 tracing::error!(%incident, %cause, "request failed");
@@ -162,7 +188,10 @@ impl ResponseError for ApiError {
             ApiError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. }
+            | ApiError::DomainForbidden { .. }
+            | ApiError::CsrfRejected => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,6 +208,9 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
         {
             response.insert_header((header::ALLOW, value));
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if matches!(self, ApiError::Unauthenticated(_)) {
             response.insert_header((

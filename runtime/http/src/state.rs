@@ -12,7 +12,8 @@ use steward_projections::memory::MemoryIndex;
 use steward_projections::{Projection, ReadDb};
 use tokio::sync::watch;
 
-use crate::auth::AccessDirectory;
+use crate::auth::{AccessDirectory, new_token};
+use crate::limits::{LoginLimits, LoginLimitsConfig};
 use crate::metrics::HttpMetrics;
 
 /// The shared state of the API, cheap to clone.
@@ -33,6 +34,10 @@ struct Inner {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    login_limits: LoginLimits,
+    session_lifetime: chrono::Duration,
+    secure_cookies: bool,
+    setup_code: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -54,9 +59,30 @@ pub struct ApiStateBuilder {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    login_limits: LoginLimitsConfig,
+    session_lifetime: chrono::Duration,
+    secure_cookies: bool,
 }
 
 impl ApiStateBuilder {
+    /// How many login attempts are allowed (tests lower them).
+    pub fn login_limits(mut self, limits: LoginLimitsConfig) -> Self {
+        self.login_limits = limits;
+        self
+    }
+
+    /// How long a browser session lasts.
+    pub fn session_lifetime(mut self, lifetime: chrono::Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// Whether session cookies are `Secure` (behind TLS).
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+
     /// The projections whose status and read models the API serves.
     pub fn projections(mut self, projections: Vec<Arc<dyn Projection>>) -> Self {
         self.projections = projections;
@@ -115,6 +141,10 @@ impl ApiStateBuilder {
                 bus: self.bus,
                 time_zone: self.time_zone,
                 memory: self.memory,
+                login_limits: LoginLimits::new(self.login_limits),
+                session_lifetime: self.session_lifetime,
+                secure_cookies: self.secure_cookies,
+                setup_code: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -134,6 +164,9 @@ impl ApiState {
             bus: None,
             time_zone: Tz::UTC,
             memory: None,
+            login_limits: LoginLimitsConfig::default(),
+            session_lifetime: chrono::Duration::days(14),
+            secure_cookies: false,
         }
     }
 
@@ -188,6 +221,53 @@ impl ApiState {
     /// The vector memory's search index; `None` when the memory is off.
     pub fn memory(&self) -> Option<&Arc<MemoryIndex>> {
         self.inner.memory.as_ref()
+    }
+
+    pub(crate) fn login_limits(&self) -> &LoginLimits {
+        &self.inner.login_limits
+    }
+
+    pub(crate) fn session_lifetime(&self) -> chrono::Duration {
+        self.inner.session_lifetime
+    }
+
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.inner.secure_cookies
+    }
+
+    /// Issues the one-time setup code when there is no owner yet (and
+    /// returns it, for `serve` to log); `None` once the owner exists.
+    pub async fn issue_setup_code(&self) -> Result<Option<String>, crate::ApiError> {
+        if self.access().known().await?.access().owner().is_some() {
+            return Ok(None);
+        }
+        let mut code = self
+            .inner
+            .setup_code
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if code.is_none() {
+            let secret = new_token().map_err(crate::ApiError::internal)?;
+            // Short enough to type from a log: 16 characters of the secret.
+            *code = Some(secret.secret.chars().skip(4).take(16).collect());
+        }
+        Ok(code.clone())
+    }
+
+    pub(crate) fn setup_code(&self) -> Option<String> {
+        self.inner
+            .setup_code
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn forget_setup_code(&self) {
+        *self
+            .inner
+            .setup_code
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Now, by the host's clock (paused in tests).

@@ -6,6 +6,7 @@ mod memory;
 mod projections;
 mod serve;
 mod token;
+mod user;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// The HTTP API's bearer tokens: create, list, revoke.
     #[command(subcommand)]
     Token(Box<token::TokenCommand>),
+    /// The household's users: add (the owner first), list, remove.
+    #[command(subcommand)]
+    User(Box<user::UserCommand>),
     /// Erase a data subject: destroy their key, so their personal data reads as
     /// erased everywhere, and record that as an event.
     Erase {
@@ -130,6 +134,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Memory(command) => memory::run(*command, &config).await,
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Token(command) => token::run(*command, &config, open(&config).await?).await,
+        Command::User(command) => user::run(*command, &config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
             let opened = open(&config).await?;

@@ -238,7 +238,11 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         .time_zone(time_zone)
         .memory(memory)
         .registry(registry)
-        .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()));
+        .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()))
+        .session_lifetime(chrono::TimeDelta::days(i64::from(
+            config.session_days.max(1),
+        )))
+        .secure_cookies(config.secure_cookies);
     if config.nats_url.is_some() {
         api = api.bus(bus_status);
     }
@@ -292,20 +296,19 @@ async fn nats_source(
     Ok(Some((client, source_config)))
 }
 
-/// Says where the API is, and how to get a first token if there is none.
+/// Says where the API is, and the setup code while there is no owner.
 async fn announce(listener: &std::net::TcpListener, api: &ApiState) {
     let address = listener
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |address| address.to_string());
     tracing::info!(%address, "HTTP API listening: http://{address}/api/v1 (docs at /api/docs/)");
-    let tokens = api
-        .store()
-        .stream_version(&steward_http::access_stream())
-        .await;
-    if matches!(tokens, Ok(None)) {
-        tracing::warn!(
-            "no API token exists yet: make one with `steward token create --name me --scope admin`"
-        );
+    match api.issue_setup_code().await {
+        Ok(Some(code)) => tracing::warn!(
+            "Steward has no owner yet. Create it at http://{address}/ (POST /api/v1/setup) with \
+             the one-time setup code {code}, or with `steward user add --owner`"
+        ),
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "could not read the access stream"),
     }
 }
 

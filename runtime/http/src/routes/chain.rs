@@ -179,11 +179,27 @@ pub(crate) async fn chain(
             "the timeline has no event {event_id}"
         )));
     };
-    let links = links(db, &tables, &entry).await?;
+    caller.require_category(&category_of(&entry.stream_id))?;
+    let mut links = links(db, &tables, &entry).await?;
+    // A household member sees the links in their own domains only.
+    let visible = |entry: &TimelineEntry| {
+        caller
+            .require_category(&category_of(&entry.stream_id))
+            .is_ok()
+    };
+    links.ancestors.retain(visible);
+    links.descendants.retain(visible);
     Ok(HttpResponse::Ok().json(CausationChain {
         event: stored(&state, entry).await?,
         ancestors: events(&state, links.ancestors).await?,
         descendants: events(&state, links.descendants).await?,
         truncated: links.truncated,
     }))
+}
+
+/// The category of a stream id as the timeline stores it.
+fn category_of(stream_id: &str) -> String {
+    steward_events::StreamId::parse(stream_id)
+        .map(|stream| stream.category().to_owned())
+        .unwrap_or_default()
 }

@@ -145,6 +145,7 @@ pub(crate) async fn send(
         )
     })?;
     caller.require(scope_for(&stream))?;
+    caller.require_category(stream.category())?;
     if !request.data.is_object() {
         return Err(ApiError::invalid("data", "`data` must be a JSON object"));
     }

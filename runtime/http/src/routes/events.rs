@@ -153,6 +153,7 @@ impl TimelineQuery {
             from,
             until,
             text: self.q.clone().filter(|q| !q.trim().is_empty()),
+            categories: None,
         })
     }
 
@@ -189,7 +190,17 @@ pub(crate) async fn query_timeline(
     query: web::Query<TimelineQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::EventsRead)?;
-    let filter = query.filter()?;
+    let mut filter = query.filter()?;
+    if let Some(category) = &filter.category {
+        caller.require_category(category)?;
+    }
+    if let Some(stream) = &filter.stream
+        && let Ok(stream) = StreamId::parse(stream.clone())
+    {
+        caller.require_category(stream.category())?;
+    }
+    // A member sees only the categories of their domains.
+    filter.categories = caller.visible_categories();
     let cursor = query.cursor()?;
     let limit = page_size(query.limit.as_deref(), DEFAULT_PAGE)?;
     let db = state.read_models();
@@ -308,6 +319,7 @@ pub(crate) async fn read_stream(
     let raw = path.into_inner();
     let stream = StreamId::parse(raw.clone())
         .map_err(|error| ApiError::invalid("stream_id", format!("stream {raw:?}: {error}")))?;
+    caller.require_category(stream.category())?;
     let direction = match query.direction.as_deref() {
         None | Some("forward") => Direction::Forward,
         Some("backward") => Direction::Backward,

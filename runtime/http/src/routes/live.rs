@@ -77,11 +77,18 @@ pub struct LiveQuery {
 struct LiveFilter {
     categories: HashSet<String>,
     event_types: HashSet<String>,
+    /// The categories the caller may see at all (`None`: every one, for
+    /// the owner); a household member's stream never leaves their domains.
+    visible: Option<HashSet<String>>,
 }
 
 impl LiveFilter {
     fn matches(&self, event: &RecordedEvent) -> bool {
-        (self.categories.is_empty() || self.categories.contains(event.stream_id.category()))
+        let category = event.stream_id.category();
+        self.visible
+            .as_ref()
+            .is_none_or(|visible| visible.contains(category))
+            && (self.categories.is_empty() || self.categories.contains(category))
             && (self.event_types.is_empty() || self.event_types.contains(event.event_type.as_str()))
     }
 }
@@ -173,7 +180,7 @@ fn list(value: &str) -> impl Iterator<Item = String> + '_ {
         (status = 403, description = "The token lacks `events:read`", body = Problem, content_type = "application/problem+json")),
     security(("token" = ["events:read"])))]
 #[get("/api/v1/events/stream")]
-#[tracing::instrument(name = "live_stream", skip_all, fields(token = %caller.token_id))]
+#[tracing::instrument(name = "live_stream", skip_all, fields(actor = %caller.actor()))]
 pub(crate) async fn stream(
     state: web::Data<ApiState>,
     caller: Caller,
@@ -181,7 +188,13 @@ pub(crate) async fn stream(
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::EventsRead)?;
-    let LiveRequest { after, filter } = LiveRequest::parse(&query, request.headers())?;
+    let LiveRequest { after, mut filter } = LiveRequest::parse(&query, request.headers())?;
+    for category in &filter.categories {
+        caller.require_category(category)?;
+    }
+    filter.visible = caller
+        .visible_categories()
+        .map(|categories| categories.into_iter().collect());
     let after = match after {
         Some(after) => after,
         None => state.store().head().await?.unwrap_or(Position::ORIGIN),

@@ -182,6 +182,7 @@ pub(crate) async fn search(
     span.record("k", query.k);
     if let Some(domain) = &query.domain {
         span.record("domain", domain.as_str());
+        caller.require_domain(domain)?;
     }
     let Some(index) = state.memory() else {
         return Err(ApiError::Unavailable(
@@ -193,6 +194,11 @@ pub(crate) async fn search(
     refresh(index).await?;
     let hits = index.search(&query).await.map_err(search_error)?;
     Ok(HttpResponse::Ok().json(MemorySearchResult {
-        hits: hits.into_iter().map(MemoryHitView::from).collect(),
+        // A household member finds memories of their own domains only.
+        hits: hits
+            .into_iter()
+            .filter(|hit| caller.may_use(&hit.domain))
+            .map(MemoryHitView::from)
+            .collect(),
     }))
 }

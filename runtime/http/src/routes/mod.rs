@@ -9,4 +9,6 @@ pub mod memory;
 pub mod metrics;
 pub mod projections;
 pub mod read_models;
+pub mod session;
 pub mod tokens;
+pub mod users;

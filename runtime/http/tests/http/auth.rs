@@ -31,6 +31,23 @@ fn protected() -> Vec<(TestRequest, Scope)> {
             Scope::ReadModelsRead,
         ),
         (
+            TestRequest::get().uri("/api/v1/inbox"),
+            Scope::ReadModelsRead,
+        ),
+        (
+            TestRequest::get().uri("/api/v1/groceries/shopping-list"),
+            Scope::ReadModelsRead,
+        ),
+        (
+            TestRequest::get().uri("/api/v1/memory/search?q=milk"),
+            Scope::ReadModelsRead,
+        ),
+        (
+            TestRequest::get().uri("/api/v1/events/01a22fd4-e335-71b9-a33c-fdc71398b1d0/chain"),
+            Scope::EventsRead,
+        ),
+        (TestRequest::get().uri("/api/v1/users"), Scope::Admin),
+        (
             TestRequest::post().uri("/api/v1/projections/timeline/rebuild"),
             Scope::Admin,
         ),

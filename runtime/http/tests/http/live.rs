@@ -34,6 +34,7 @@ on_both_backends!(
     resuming_with_last_event_id_loses_and_repeats_nothing,
     without_a_position_only_new_events_come,
     filters_keep_to_categories_and_types,
+    a_members_stream_keeps_to_their_domains,
     the_stream_needs_a_token_with_events_read,
     bad_positions_and_parameters_are_refused,
 );
@@ -300,6 +301,42 @@ async fn filters_keep_to_categories_and_types(fixture: Fixture) {
         ("ItemStocked", &json!("flour")),
         "the listed eggs were skipped"
     );
+}
+
+async fn a_members_stream_keeps_to_their_domains(fixture: Fixture) {
+    let member = fixture
+        .member_token("sam", &["groceries"], &[Scope::EventsRead])
+        .await;
+    fixture
+        .command(
+            "goal-run",
+            "SetGoal",
+            json!({ "title": "Run", "metric": "distance", "unit": "km", "target": 100.0,
+                    "direction": "increase", "deadline": "2099-12-31" }),
+        )
+        .await;
+    list(&fixture, "milk").await;
+    let app = test::init_service(app(fixture.state())).await;
+    let request = with_token(
+        TestRequest::get().uri("/api/v1/events/stream?after=0"),
+        &member,
+    );
+    let mut stream = Sse::of(test::call_service(&app, request.to_request()).await);
+    let sent = stream.message().await;
+    assert_eq!(
+        sent.event, "ItemListed",
+        "the goal and the access events are left out"
+    );
+    stream.assert_quiet().await;
+    let (status, body) = call(
+        &app,
+        with_token(
+            TestRequest::get().uri("/api/v1/events/stream?category=goal"),
+            &member,
+        ),
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
 
 async fn the_stream_needs_a_token_with_events_read(fixture: Fixture) {

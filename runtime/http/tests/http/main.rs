@@ -11,3 +11,4 @@ mod openapi;
 mod projections;
 mod read_models;
 mod support;
+mod users;

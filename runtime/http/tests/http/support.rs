@@ -135,6 +135,44 @@ impl Fixture {
         token.secret
     }
 
+    /// A household member with `domains` (the owner is made first if
+    /// needed), and a token of theirs with `scopes`: its secret.
+    pub(crate) async fn member_token(
+        &self,
+        username: &str,
+        domains: &[&str],
+        scopes: &[Scope],
+    ) -> String {
+        let hash = steward_http::hash_password("a member's password").expect("hashes");
+        for (user_id, role, domains) in [
+            ("owner-user", "owner", &[][..]),
+            (username, "member", domains),
+        ] {
+            self.host
+                .execute(CommandEnvelope::new(
+                    access_stream(),
+                    "AddUser",
+                    json!({ "user_id": user_id, "username": user_id, "display_name": user_id,
+                            "role": role, "domains": domains, "password_hash": hash }),
+                    "user:test",
+                ))
+                .await
+                .expect("the user is added");
+        }
+        let token = new_token().expect("randomness");
+        self.host
+            .execute(CommandEnvelope::new(
+                access_stream(),
+                "CreateToken",
+                json!({ "token_id": format!("{username}-token"), "user_id": username,
+                        "name": username, "scopes": scopes, "sha256": token.sha256 }),
+                "user:test",
+            ))
+            .await
+            .expect("the token is made");
+        token.secret
+    }
+
     /// Sends a command through the host, as a test's setup.
     pub(crate) async fn command(&self, stream: &str, command_type: &str, data: Value) {
         self.host

@@ -255,6 +255,7 @@ pub(crate) async fn agenda(
     params: web::Query<DayParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("calendar")?;
     let zone = state.time_zone();
     let day = day("day", params.day.as_deref())?
         .unwrap_or_else(|| state.now().with_timezone(&zone).date_naive());
@@ -286,6 +287,7 @@ pub(crate) async fn free_busy(
     params: web::Query<RangeParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("calendar")?;
     let from = instant("from", params.from.as_deref())?
         .ok_or_else(|| ApiError::invalid("from", "`from` is required (RFC 3339)"))?;
     let until = instant("until", params.until.as_deref())?

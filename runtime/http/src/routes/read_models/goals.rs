@@ -154,6 +154,7 @@ pub(crate) async fn list(
     params: web::Query<GoalParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("goals")?;
     let include_closed = flag("include_closed", params.include_closed.as_deref())?;
     let tables = live(&state, "goals").await?;
     let today = state.now().date_naive();

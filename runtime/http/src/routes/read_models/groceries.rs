@@ -128,6 +128,7 @@ pub(crate) async fn shopping_list(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("groceries")?;
     let household = text(params.household.as_deref());
     let tables = live(&state, GROCERIES).await?;
     let items =
@@ -153,6 +154,7 @@ pub(crate) async fn pantry(
     params: web::Query<PantryParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("groceries")?;
     let household = text(params.household.as_deref());
     let low_only = flag("low_only", params.low_only.as_deref())?;
     let tables = live(&state, GROCERIES).await?;

@@ -153,6 +153,7 @@ pub(crate) async fn devices(
     params: web::Query<DeviceParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("home")?;
     let filter = DeviceFilter {
         household: text(params.household.as_deref()),
         room: text(params.room.as_deref()),
@@ -183,6 +184,7 @@ pub(crate) async fn scenes(
     params: web::Query<HouseholdParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("home")?;
     let household = text(params.household.as_deref());
     let tables = live(&state, HOME).await?;
     let found = home::scenes(state.read_models(), &tables, household.as_deref()).await?;

@@ -219,6 +219,7 @@ pub(crate) async fn queue(
     params: web::Query<InboxParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("inbox")?;
     let mut query = params.query()?;
     let limit = query.limit;
     // One more than a page says whether another follows.

@@ -96,6 +96,7 @@ pub(crate) async fn tasks(
     params: web::Query<TaskParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("maintenance")?;
     let filter = TaskFilter {
         asset_id: text(params.asset_id.as_deref()),
         due_only: flag("due_only", params.due_only.as_deref())?,

@@ -143,6 +143,7 @@ pub(crate) async fn trips(
     params: web::Query<TripParams>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("travel")?;
     let filter = TripFilter {
         ending_on_or_after: day("ending_on_or_after", params.ending_on_or_after.as_deref())?,
         include_cancelled: flag("include_cancelled", params.include_cancelled.as_deref())?,
@@ -170,6 +171,7 @@ pub(crate) async fn itinerary(
     trip_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::ReadModelsRead)?;
+    caller.require_domain("travel")?;
     let tables = live(&state, TRAVEL).await?;
     let found = travel::itinerary(state.read_models(), &tables, &trip_id)
         .await?
