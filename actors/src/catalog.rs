@@ -26,6 +26,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::maintenance::visit(visitor);
     crate::timers::visit(visitor);
     crate::access::visit(visitor);
+    crate::webhooks::visit(visitor);
 }
 
 /// One stream category and what lives in it.

@@ -33,6 +33,7 @@ pub mod maintenance;
 pub mod saga;
 pub mod timers;
 pub mod travel;
+pub mod webhooks;
 
 pub use aggregate::{Aggregate, Context, Rejection};
 pub use command::{CommandEnvelope, CommandError};

@@ -18,6 +18,7 @@ pub mod saga;
 pub mod subject;
 pub mod timers;
 pub mod travel;
+pub mod webhooks;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -307,5 +308,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(saga::schemas());
     schemas.extend(timers::schemas());
     schemas.extend(travel::schemas());
+    schemas.extend(webhooks::schemas());
     schemas
 }

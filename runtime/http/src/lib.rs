@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -43,6 +44,8 @@ pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
+use crate::routes::admin;
+use crate::routes::webhooks as webhook_routes;
 use crate::routes::{chain, live};
 use crate::routes::{commands, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -71,6 +74,14 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(tokens::create)
             .service(tokens::list)
             .service(tokens::revoke)
+            .service(webhook_routes::create)
+            .service(webhook_routes::list)
+            .service(webhook_routes::read)
+            .service(webhook_routes::update)
+            .service(webhook_routes::remove)
+            .service(webhook_routes::deliveries)
+            .service(webhook_routes::redeliver)
+            .service(webhook_routes::replay)
             .service(read_models::inbox::queue)
             .service(read_models::calendar::agenda)
             .service(read_models::calendar::free_busy)
@@ -94,7 +105,8 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(users::remove)
             .service(users::set_profile)
             .service(users::sessions)
-            .service(users::revoke_session);
+            .service(users::revoke_session)
+            .service(admin::erase);
     }
 }
 

@@ -5,6 +5,8 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::admin;
+use crate::routes::webhooks;
 use crate::routes::{chain, live};
 use crate::routes::{commands, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -34,6 +36,14 @@ use crate::routes::{memory, read_models};
         tokens::create,
         tokens::list,
         tokens::revoke,
+        webhooks::create,
+        webhooks::list,
+        webhooks::read,
+        webhooks::update,
+        webhooks::remove,
+        webhooks::deliveries,
+        webhooks::redeliver,
+        webhooks::replay,
         read_models::inbox::queue,
         read_models::calendar::agenda,
         read_models::calendar::free_busy,
@@ -58,6 +68,7 @@ use crate::routes::{memory, read_models};
         users::set_profile,
         users::sessions,
         users::revoke_session,
+        admin::erase,
     ),
     modifiers(&BearerTokens),
     tags(
@@ -66,9 +77,11 @@ use crate::routes::{memory, read_models};
         (name = "commands", description = "Commands to the domains' aggregates"),
         (name = "projections", description = "Read models being built from the log"),
         (name = "tokens", description = "API tokens"),
+        (name = "webhooks", description = "Subscribers, their delivery logs, redelivery and replay"),
         (name = "read models", description = "The domains' read models and the vector memory"),
         (name = "session", description = "First run, log in, log out"),
         (name = "users", description = "The household's users, profiles and sessions"),
+        (name = "admin", description = "Administration: erasing a data subject"),
     )
 )]
 pub struct ApiDoc;

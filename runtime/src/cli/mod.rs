@@ -1,7 +1,9 @@
 //! The `steward` command line.
 
+mod backup;
 mod command;
 mod events;
+mod export;
 mod memory;
 mod projections;
 mod serve;
@@ -66,6 +68,21 @@ pub enum Command {
         #[arg(long, default_value = "user:cli")]
         actor: String,
     },
+    /// Write an encrypted archive of the event log and the subject keys
+    /// (useless without this instance's master key: keep the key file too).
+    Backup {
+        /// The archive to write (never overwritten).
+        file: PathBuf,
+    },
+    /// Restore an archive of `steward backup` into an empty store, with the
+    /// master key it was made under; the read models rebuild on next run.
+    Restore {
+        /// The archive to read.
+        file: PathBuf,
+    },
+    /// Export events as NDJSON with their personal parts readable (a
+    /// person's own data, to take elsewhere); erased parts are marked.
+    Export(Box<export::ExportArgs>),
 }
 
 /// A failed command, with the exit code it earns.
@@ -135,6 +152,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Token(command) => token::run(*command, &config, open(&config).await?).await,
         Command::User(command) => user::run(*command, &config, open(&config).await?).await,
+        Command::Backup { file } => backup::backup(file, &open(&config).await?).await,
+        Command::Restore { file } => backup::restore(file, &config).await,
+        Command::Export(args) => export::run(*args, &open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
             let opened = open(&config).await?;

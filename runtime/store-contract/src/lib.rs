@@ -12,12 +12,14 @@
 //! [`EventStore`] can observe, plus the at-rest checks that only raw access can
 //! make (no personal plaintext in any table).
 
+mod backup;
 mod cases;
 
 use async_trait::async_trait;
 use steward_events::StoreError;
 use steward_store_core::{MasterKey, Store};
 
+pub use backup::a_backup_restores_exactly;
 pub use cases::*;
 
 /// Fresh, private storage for one test, and ways to open and inspect it.

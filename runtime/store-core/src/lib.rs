@@ -17,7 +17,9 @@
 //! - [`master_key`]: the master key and its key file.
 //! - [`validate`]: the limits every batch must respect before anything is written.
 //! - [`subscribe`]: catch-up-then-live subscriptions over any log.
+//! - [`backup`]: encrypted archives of the log and the keys, and restores.
 
+pub mod backup;
 pub mod master_key;
 pub mod retry;
 pub mod row;

@@ -99,6 +99,19 @@ pub trait EventLog: Send + Sync + 'static {
         let _ = (name, holder);
         Ok(())
     }
+
+    /// Writes events exactly as another store of the same master key
+    /// recorded them (a restore): ids, streams and versions, data, sealed
+    /// personal parts, metadata, recording times and global positions
+    /// (sequence positions, in increasing order, after every stored one) are
+    /// kept. Atomic per call. A backend that cannot keep them refuses.
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
+        let _ = events;
+        Err(StoreError::backend(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "restoring a backup is not supported by this backend",
+        )))
+    }
 }
 
 /// An aggregate's state at a stream version, as a backend keeps it.
@@ -156,6 +169,16 @@ pub trait KeyVault: Send + Sync + 'static {
     /// Destroys a subject's key for good (leaving a tombstone, so no new key
     /// can be made for them). Returns false if it was already destroyed.
     async fn destroy_subject_key(&self, subject: &SubjectId) -> Result<bool, StoreError>;
+
+    /// Every subject key, erased ones included (for a backup).
+    async fn all_subject_keys(&self) -> Result<Vec<(SubjectId, StoredKey)>, StoreError>;
+
+    /// Stores keys exactly as given (a restore); a subject that has a key
+    /// already keeps it. Atomic.
+    async fn import_subject_keys(
+        &self,
+        keys: Vec<(SubjectId, StoredKey)>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The sending side of [`EventLog::commits`], for backends.

@@ -103,6 +103,11 @@ impl MasterKey {
         Ok(key)
     }
 
+    /// The key itself, for deriving other keys from it (backups).
+    pub(crate) fn secret(&self) -> &SecretKey {
+        &self.0
+    }
+
     /// Wraps a subject key for storage, bound to its subject.
     pub fn wrap(&self, subject_key: &SecretKey, subject: &str) -> Result<Vec<u8>, SealError> {
         self.0.encrypt(subject_key.expose(), subject.as_bytes())

@@ -115,6 +115,16 @@ impl Store {
         &self.inner.log
     }
 
+    /// The backend's key vault, whose keys stay wrapped.
+    pub fn vault(&self) -> &Arc<dyn KeyVault> {
+        &self.inner.vault
+    }
+
+    /// The master key, for the archives of [`crate::backup`].
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.inner.master
+    }
+
     /// Opens events of this store's raw log read elsewhere (the bus relay
     /// publishes them with their personal parts sealed): unseals those parts
     /// with this store's keys, or marks them erased, and upcasts, exactly as

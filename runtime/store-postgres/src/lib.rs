@@ -42,6 +42,7 @@
 
 mod append;
 mod error;
+mod import;
 mod lease;
 mod read;
 mod row;

@@ -205,4 +205,14 @@ impl EventLog for PostgresStore {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         crate::lease::release(self.pool(), name, holder).await
     }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        crate::import::import_events(self.pool(), &events).await?;
+        self.inner.commits.notify();
+        self.inner.wakeups.poke();
+        Ok(())
+    }
 }

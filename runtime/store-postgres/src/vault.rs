@@ -127,4 +127,22 @@ impl KeyVault for PostgresStore {
         .map_err(query_failed)?;
         Ok(destroyed.is_some())
     }
+
+    async fn all_subject_keys(&self) -> Result<Vec<(SubjectId, StoredKey)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT subject_id, wrapped_key FROM subject_keys ORDER BY subject_id")
+                .fetch_all(self.pool())
+                .await
+                .map_err(query_failed)?;
+        let mut keys: Vec<(SubjectId, StoredKey)> = stored_keys(&rows)?.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(keys)
+    }
+
+    async fn import_subject_keys(
+        &self,
+        keys: Vec<(SubjectId, StoredKey)>,
+    ) -> Result<(), StoreError> {
+        crate::import::import_keys(self.pool(), &keys).await
+    }
 }

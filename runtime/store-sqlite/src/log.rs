@@ -279,4 +279,55 @@ impl EventLog for SqliteLog {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         crate::lease::release(&self.pool, name, holder).await
     }
+
+    async fn import(&self, events: Vec<RecordedEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        {
+            let _writer = self.write_lock.lock().await;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+            for event in &events {
+                let personal = match &event.personal {
+                    None => None,
+                    Some(Personal::Sealed(sealed)) => Some(sealed.0.as_slice()),
+                    Some(Personal::Plain(_) | Personal::Erased) => {
+                        return Err(StoreError::Corrupt {
+                            event_id: event.event_id,
+                            reason: "an imported personal part must be sealed".into(),
+                        });
+                    }
+                };
+                let subjects =
+                    serde_json::to_string(&event.metadata.subjects).map_err(StoreError::backend)?;
+                // The position is kept: a restore writes into an empty log, in
+                // the archive's (increasing) order.
+                sqlx::query(
+                    "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
+                     schema_version, data, personal, correlation_id, causation_id, command_id, actor, \
+                     subjects, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(to_i64(event.global_position.sequence_floor()))
+                .bind(event.event_id.to_string())
+                .bind(event.stream_id.as_str())
+                .bind(to_i64(event.stream_version))
+                .bind(event.event_type.as_str())
+                .bind(i64::from(event.schema_version))
+                .bind(event.data.to_string())
+                .bind(personal)
+                .bind(event.metadata.correlation_id.to_string())
+                .bind(event.metadata.causation_id.map(|id| id.to_string()))
+                .bind(event.metadata.command_id.as_deref())
+                .bind(&event.metadata.actor)
+                .bind(subjects)
+                .bind(micros(event.recorded_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+        }
+        self.commits.notify();
+        Ok(())
+    }
 }

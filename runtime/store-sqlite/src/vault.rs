@@ -123,4 +123,48 @@ impl KeyVault for SqliteLog {
         tx.commit().await.map_err(db)?;
         Ok(destroyed)
     }
+
+    async fn all_subject_keys(&self) -> Result<Vec<(SubjectId, StoredKey)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT subject_id, wrapped_key FROM subject_keys ORDER BY subject_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let subject: String = row.try_get(0).map_err(db)?;
+            let wrapped: Option<Vec<u8>> = row.try_get(1).map_err(db)?;
+            keys.push((
+                SubjectId::parse(subject)?,
+                wrapped.map_or(StoredKey::Erased, StoredKey::Wrapped),
+            ));
+        }
+        Ok(keys)
+    }
+
+    async fn import_subject_keys(
+        &self,
+        keys: Vec<(SubjectId, StoredKey)>,
+    ) -> Result<(), StoreError> {
+        let now = micros(Utc::now());
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        for (subject, key) in &keys {
+            let (wrapped, erased_at) = match key {
+                StoredKey::Wrapped(bytes) => (Some(bytes.as_slice()), None),
+                StoredKey::Erased => (None, Some(now)),
+            };
+            sqlx::query(
+                "INSERT INTO subject_keys (subject_id, wrapped_key, created_at, erased_at) \
+                 VALUES (?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
+            )
+            .bind(subject.as_str())
+            .bind(wrapped)
+            .bind(now)
+            .bind(erased_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
 }

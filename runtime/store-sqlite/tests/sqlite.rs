@@ -187,3 +187,8 @@ async fn an_erasure_elsewhere_shows_at_once_to_a_writer_holding_the_key() {
         "{refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_restores_exactly() {
+    steward_store_contract::a_backup_restores_exactly(&harness().await, &harness().await).await;
+}

@@ -1,5 +1,6 @@
 //! The routes, one module per resource.
 
+pub mod admin;
 pub mod chain;
 pub mod commands;
 pub mod events;
@@ -12,3 +13,4 @@ pub mod read_models;
 pub mod session;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

@@ -4,6 +4,7 @@
 mod auth;
 mod chain;
 mod commands;
+mod erasure;
 mod events;
 mod health;
 mod live;
@@ -12,3 +13,4 @@ mod projections;
 mod read_models;
 mod support;
 mod users;
+mod webhooks;
