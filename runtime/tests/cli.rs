@@ -714,6 +714,35 @@ fn http_with(
     (status, head, body)
 }
 
+/// `steward serve` in `dir` on a port of its own, once it takes
+/// connections; the process and the port.
+fn serve_on_a_free_port(dir: &std::path::Path) -> (std::process::Child, u16) {
+    let port = free_port();
+    let binary = assert_cmd::cargo::cargo_bin("steward");
+    let serve = StdCommand::new(binary)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"])
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (serve, port)
+}
+
+/// Stops `serve` with SIGTERM and checks it stopped cleanly.
+fn stop(mut serve: std::process::Child) {
+    let _ = StdCommand::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let status = serve.wait().expect("serve exits");
+    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+}
+
 /// A port nothing listens on now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -749,20 +778,7 @@ fn serve_answers_the_http_api_with_a_token_the_cli_made_and_revoked() {
         .success()
         .stdout(predicate::str::contains(&token_id).and(predicate::str::contains(&secret).not()));
 
-    let port = free_port();
-    let binary = assert_cmd::cargo::cargo_bin("steward");
-    let mut serve = StdCommand::new(binary)
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("STEWARD_NATS_URL")
-        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
-        .args(["serve"])
-        .spawn()
-        .expect("serve starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (serve, port) = serve_on_a_free_port(dir.path());
     let (status, body) = http(port, "GET", "/healthz", None, None);
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
     let (status, _) = http(port, "GET", "/api/v1/streams/shoppinglist-home", None, None);
@@ -812,11 +828,7 @@ fn serve_answers_the_http_api_with_a_token_the_cli_made_and_revoked() {
     );
     assert_eq!(status, 401);
 
-    let _ = StdCommand::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status();
-    let status = serve.wait().expect("serve exits");
-    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    stop(serve);
 }
 
 #[test]
@@ -952,20 +964,7 @@ fn a_user_added_by_the_cli_logs_in_to_serve_with_a_session_cookie() {
         .success()
         .stdout(predicate::str::contains("alex").and(predicate::str::contains("argon2").not()));
 
-    let port = free_port();
-    let binary = assert_cmd::cargo::cargo_bin("steward");
-    let mut serve = StdCommand::new(binary)
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("STEWARD_NATS_URL")
-        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
-        .args(["serve"])
-        .spawn()
-        .expect("serve starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (serve, port) = serve_on_a_free_port(dir.path());
     let (status, _, body) = http_with(port, "GET", "/api/v1/setup", None, &[], None);
     assert_eq!((status, body.as_str()), (200, r#"{"needed":false}"#));
     let (status, head, body) = http_with(
@@ -998,9 +997,90 @@ fn a_user_added_by_the_cli_logs_in_to_serve_with_a_session_cookie() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""username":"alex""#), "{body}");
 
-    let _ = StdCommand::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status();
-    let status = serve.wait().expect("serve exits");
-    assert!(status.success(), "serve stops cleanly on SIGTERM: {status}");
+    stop(serve);
+}
+
+/// Schemathesis (from PyPI; `ops/dev/test` installs it and exports
+/// `STEWARD_SCHEMATHESIS`) fuzzes every operation of `/api/openapi.json`
+/// against a real `serve`: no 500, and every answer as the document says
+/// (status, content type, body schema).
+#[test]
+fn the_api_holds_to_its_openapi_document_under_schemathesis() {
+    let schemathesis = std::env::var("STEWARD_SCHEMATHESIS").unwrap_or_else(|_| {
+        panic!(
+            "STEWARD_SCHEMATHESIS is not set: run the tests with ops/dev/test, which installs it"
+        )
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let created = steward(dir.path())
+        .args(["token", "create", "--name", "fuzz", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let secret = String::from_utf8_lossy(&created.stdout)
+        .lines()
+        .nth(1)
+        .expect("the secret")
+        .trim()
+        .to_owned();
+    steward(dir.path())
+        .args([
+            "command",
+            "shoppinglist-home",
+            "ListItem",
+            "--data",
+            r#"{"item":"milk"}"#,
+        ])
+        .assert()
+        .success();
+
+    let (serve, port) = serve_on_a_free_port(dir.path());
+    // Fuzz a ready server: every read model (the memory too) built.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline
+        && (std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || http(port, "GET", "/readyz", None, None).0 != 200)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        http(port, "GET", "/readyz", None, None).0,
+        200,
+        "serve became ready"
+    );
+    let fuzz = StdCommand::new(&schemathesis)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            &format!("http://127.0.0.1:{port}/api/openapi.json"),
+            "--header",
+            &format!("Authorization: Bearer {secret}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--request-timeout",
+            "10",
+            // An endless stream cannot be fuzzed request by request, and
+            // revoking the fuzzer's own token would end the run.
+            "--exclude-path",
+            "/api/v1/events/stream",
+            "--exclude-path",
+            "/api/v1/tokens/{token_id}",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis runs");
+    stop(serve);
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&fuzz.stdout),
+        String::from_utf8_lossy(&fuzz.stderr)
+    );
+    assert!(
+        fuzz.status.success(),
+        "schemathesis found problems:\n{report}"
+    );
 }

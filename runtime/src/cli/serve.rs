@@ -9,6 +9,7 @@ use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
 use steward_host::{Host, HostOptions};
 use steward_http::ApiState;
+use steward_http::webhooks::{RetryPolicy, WebhookWorker};
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
 use tokio::task::JoinSet;
@@ -45,7 +46,8 @@ pub(super) fn start_host(
 }
 
 /// Hosts Steward until interrupted (Ctrl-C or SIGTERM): the HTTP API, and
-/// the timer worker, one runner per saga, one per projection, and the NATS
+/// the timer worker, the webhook deliveries, one runner per saga, one per
+/// projection, and the NATS
 /// relay when `nats_url` is configured, each under a lease so that a second
 /// `serve` on the same store waits instead of doubling their work.
 pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> {
@@ -88,6 +90,23 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         move |lost| {
             let timers = Arc::clone(&timers);
             async move { timers.run(lost).await }
+        },
+    ));
+    let webhooks = WebhookWorker::new(
+        host.clone(),
+        Arc::new(opened.store.clone()),
+        RetryPolicy::default(),
+    )
+    .map_err(|e| Failure::Other(e.into()))?;
+    workers.spawn(leased(
+        "webhook worker",
+        opened.store.clone(),
+        WebhookWorker::LEASE.to_owned(),
+        config.lease_options(),
+        shutdown.clone(),
+        move |lost| {
+            let webhooks = webhooks.clone();
+            async move { webhooks.run(lost).await }
         },
     ));
     let calendar = StreamId::parse(&config.calendar)

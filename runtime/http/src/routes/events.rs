@@ -11,7 +11,7 @@ use steward_projections::read_models::timeline::{self, TimelineEntry, TimelineFi
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, domain_of};
 use crate::problem::{ApiError, Problem};
 use crate::state::ApiState;
 
@@ -249,6 +249,9 @@ pub struct EventView {
     pub personal: Option<Value>,
     /// Whether its personal part was erased.
     pub personal_erased: bool,
+    /// Whether its personal part holds credentials (password hashes,
+    /// webhook secrets) and is never shown.
+    pub personal_withheld: bool,
     /// Correlation, causation, command, actor and subjects.
     #[schema(value_type = Object)]
     pub metadata: Value,
@@ -257,9 +260,14 @@ pub struct EventView {
 }
 
 impl EventView {
-    /// The view of `event`.
+    /// The view of `event`. The personal parts of the access domain's
+    /// events (password hashes, webhook signing secrets) are withheld from
+    /// everyone: they are credentials, not facts about a life.
     pub fn of(event: RecordedEvent) -> Result<Self, ApiError> {
+        let withheld =
+            event.personal.is_some() && domain_of(event.stream_id.category()) == "access";
         let (personal, personal_erased) = match event.personal {
+            _ if withheld => (None, false),
             Some(Personal::Plain(value)) => (Some(value), false),
             Some(Personal::Erased) => (None, true),
             // The store opens every part it returns; a sealed one here is a bug.
@@ -281,6 +289,7 @@ impl EventView {
             data: event.data,
             personal,
             personal_erased,
+            personal_withheld: withheld,
             metadata: serde_json::to_value(&event.metadata).map_err(ApiError::internal)?,
             recorded_at: event.recorded_at,
         })

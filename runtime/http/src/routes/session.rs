@@ -143,6 +143,7 @@ pub(crate) async fn setup(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in (the session cookie is set)", body = SessionView),
+        (status = 400, description = "The body is not a name and password", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 #[post("/api/v1/session")]

@@ -150,6 +150,7 @@ pub(crate) async fn add(
     request_body = Domains,
     responses(
         (status = 200, description = "The member now", body = UserView),
+        (status = 400, description = "The body is not a list of domains", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused: unknown user or domain, or the owner", body = Problem, content_type = "application/problem+json")),
     security(("token" = ["admin"]), ("session" = [])))]
@@ -202,6 +203,7 @@ pub(crate) async fn remove(
     request_body = Profile,
     responses(
         (status = 200, description = "The caller now", body = UserView),
+        (status = 400, description = "The body is not a profile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused: an unknown time zone, a malformed locale", body = Problem, content_type = "application/problem+json")),
     security(("token" = []), ("session" = [])))]
 #[put("/api/v1/profile")]

@@ -159,6 +159,20 @@ async fn the_owner_is_created_only_with_the_setup_code(fixture: Fixture) {
     assert_eq!(body, json!({ "needed": false }));
     let (status, body) = call(&app, setup(&code, PASSWORD)).await;
     assert_problem(status, &body, StatusCode::CONFLICT, "conflict");
+    let (status, log) = call(&app, owner.get("/api/v1/streams/access-main")).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert!(
+        !log.to_string().contains("argon2"),
+        "no password hash over the API: {log}"
+    );
+    let added = log["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["event_type"] == "UserAdded")
+        .expect("the owner's UserAdded");
+    assert_eq!(added["personal_withheld"], true);
+    assert_eq!(added["personal"], Value::Null);
     assert_eq!(state.issue_setup_code().await.expect("access"), None);
 }
 
