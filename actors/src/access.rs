@@ -326,7 +326,7 @@ fn digest(value: &str) -> Result<String, Rejection> {
 impl Aggregate for Access {
     const CATEGORY: &'static str = "access";
     const DOMAIN: &'static str = "access";
-    const STATE_VERSION: u32 = 2;
+    const STATE_VERSION: u32 = 3;
     type Command = AccessCommand;
     type Event = AccessEvent;
 
@@ -619,6 +619,12 @@ impl Aggregate for Access {
                 self.users.remove(&removed.user_id);
                 self.sessions
                     .retain(|_, session| session.user_id != removed.user_id);
+                // Their tokens end with them, even if the id comes back.
+                for token in self.tokens.values_mut() {
+                    if token.user_id.as_deref() == Some(removed.user_id.as_str()) {
+                        token.revoked = true;
+                    }
+                }
             }
             AccessEvent::SessionStarted(started) => {
                 self.sessions.insert(

@@ -1,6 +1,7 @@
 //! Access tokens: given events / when command / then events.
 
 use chrono::Duration;
+use steward_actors::Aggregate as _;
 use steward_actors::access::{Access, AccessCommand};
 use steward_actors::testing::{default_now, given};
 use steward_events::domain::access::{
@@ -418,4 +419,13 @@ fn a_members_token_acts_for_them_and_never_administers() {
         state.user_of(owners).map(|u| u.username.as_str()),
         Some("alex")
     );
+    let mut removed = state.clone();
+    removed.apply(&AccessEvent::UserRemoved(UserRemoved {
+        user_id: "u2".into(),
+    }));
+    assert!(
+        removed.tokens.get("t9").is_some_and(|token| token.revoked),
+        "a removed user's tokens end with them"
+    );
+    assert!(!removed.tokens.get("t1").is_some_and(|token| token.revoked));
 }

@@ -493,8 +493,11 @@ pub fn delivery_id(event: &RecordedEvent) -> String {
 /// specification suggests; `data` is the event as stored, its personal
 /// part only when `personal` is granted.
 pub fn payload(event: &RecordedEvent, personal: bool) -> Value {
+    // Credentials (password hashes) in the access domain's events never
+    // leave, whatever the grant.
+    let credentials = crate::auth::domain_of(event.stream_id.category()) == "access";
     let personal_part = match (&event.personal, personal) {
-        (Some(Personal::Plain(value)), true) => value.clone(),
+        (Some(Personal::Plain(value)), true) if !credentials => value.clone(),
         _ => Value::Null,
     };
     json!({

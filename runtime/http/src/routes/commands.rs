@@ -110,12 +110,16 @@ impl From<Outcome> for CommandOutcome {
     }
 }
 
-/// The scope a command to `stream` needs: tokens are made and revoked
-/// only by admins, every other domain takes `commands:write`.
+/// The scope a command to `stream` needs: `admin` for the access and
+/// system domains (tokens, users, webhooks, timers) and for categories no
+/// aggregate lives in; `commands:write` for every life domain.
 fn scope_for(stream: &StreamId) -> Scope {
     match catalog::find(stream.category()) {
-        Some(category) if category.domain == "access" => Scope::Admin,
-        _ => Scope::CommandsWrite,
+        // Tokens, users and webhooks are administration; timers can send
+        // any command later as the system, so setting one is too.
+        Some(category) if matches!(category.domain, "access" | "system") => Scope::Admin,
+        Some(_) => Scope::CommandsWrite,
+        None => Scope::Admin,
     }
 }
 
@@ -152,6 +156,14 @@ pub(crate) async fn send(
     let mut envelope =
         CommandEnvelope::new(stream, request.command_type, request.data, caller.actor());
     if let Some(command_id) = request.command_id {
+        // Ids with `:` are the system's (`saga:…`, `timer:…`): a caller who
+        // took one first would silently turn a saga's reaction away.
+        if command_id.contains(':') || command_id.is_empty() || command_id.len() > 200 {
+            return Err(ApiError::invalid(
+                "command_id",
+                "`command_id` is 1 to 200 characters without `:` (those ids are the system's)",
+            ));
+        }
         envelope.command_id = command_id;
     }
     envelope.correlation_id = request.correlation_id;

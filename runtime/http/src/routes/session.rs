@@ -154,6 +154,13 @@ pub(crate) async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.0;
     state.login_limits().check_address(&request)?;
+    // No username is longer (AddUser refuses them): answer at once, with no
+    // limiter key kept and no hash spent.
+    if username.trim().len() > 64 || password.len() > 1024 {
+        return Err(ApiError::Unauthenticated(
+            "wrong username or password".to_owned(),
+        ));
+    }
     state.login_limits().check_username(&username)?;
     let known = state.access().known().await?;
     let user = known.access().by_username(&username).cloned();

@@ -212,6 +212,7 @@ pub(crate) async fn set_profile(
     caller: Caller,
     body: JsonBody<Profile>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::CommandsWrite)?;
     let profile = body.0;
     command(
         &state,
@@ -237,6 +238,9 @@ pub(crate) async fn sessions(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let known = state.access().known().await?;
+    // Everyone's sessions only for an admin (the owner's own token or
+    // session); anyone else sees their own.
+    let all = caller.require(Scope::Admin).is_ok();
     let current = match &caller.credential {
         Credential::Session { session_id, .. } => Some(session_id.as_str()),
         Credential::Token { .. } => None,
@@ -245,7 +249,7 @@ pub(crate) async fn sessions(
         .access()
         .sessions
         .values()
-        .filter(|session| caller.is_owner() || session.user_id == caller.user.user_id)
+        .filter(|session| all || session.user_id == caller.user.user_id)
         .filter(|session| session.expires_at > state.now())
         .map(|session| SessionItem {
             session_id: session.session_id.clone(),
@@ -272,11 +276,13 @@ pub(crate) async fn revoke_session(
 ) -> Result<HttpResponse, ApiError> {
     let known = state.access().known().await?;
     let session_id = session_id.into_inner();
+    caller.require(Scope::CommandsWrite)?;
+    let all = caller.require(Scope::Admin).is_ok();
     let theirs = known
         .access()
         .sessions
         .get(&session_id)
-        .is_some_and(|session| caller.is_owner() || session.user_id == caller.user.user_id);
+        .is_some_and(|session| all || session.user_id == caller.user.user_id);
     if !theirs {
         return Err(ApiError::NotFound(format!(
             "you have no session `{session_id}`"

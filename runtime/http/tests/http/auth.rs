@@ -172,6 +172,21 @@ async fn commands_to_the_access_stream_need_admin(fixture: Fixture) {
     }));
     let (status, body) = call(&app, with_token(request, &writer)).await;
     assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // Nor through a timer, which would send it later as the system.
+    let timer = TestRequest::post().uri("/api/v1/commands").set_json(json!({
+        "stream_id": "timer-sneaky",
+        "command_type": "Schedule",
+        "data": { "due_at": "2020-01-01T00:00:00Z", "target": "access-main",
+                  "command_type": "CreateToken", "data": {} }
+    }));
+    let (status, body) = call(&app, with_token(timer, &writer)).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(body["required_scope"], "admin");
+    let unknown = TestRequest::post().uri("/api/v1/commands").set_json(json!({
+        "stream_id": "saga-low_stock", "command_type": "Checkpoint", "data": {}
+    }));
+    let (status, body) = call(&app, with_token(unknown, &writer)).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = call(
         &app,
         with_token(

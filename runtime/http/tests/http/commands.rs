@@ -145,6 +145,15 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing(fixture: Fixture
             None,
         ),
         (
+            post(
+                json!({ "command_id": "saga:low_stock:x:list", "stream_id": "shoppinglist-home",
+                         "command_type": "ListItem", "data": { "item": "milk" } }),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid-input",
+            Some("command_id"),
+        ),
+        (
             post(json!({ "stream_id": "shoppinglist-home", "command_type": "Teleport" })),
             StatusCode::BAD_REQUEST,
             "invalid-input",

@@ -269,6 +269,9 @@ async fn failed_logins_are_recorded_and_limited(fixture: Fixture) {
         wrong["detail"], unknown["detail"],
         "an unknown name reads like a wrong password"
     );
+    // A name longer than any username is turned away before any work.
+    let (status, body) = call(&app, login(&"x".repeat(100), "whatever it is")).await;
+    assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     let events = fixture
         .store
         .read_stream(&access_stream(), 0, Direction::Forward, 100)
@@ -477,6 +480,17 @@ async fn an_installation_token_acts_as_the_owner(fixture: Fixture) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "any token may ask who it is");
+    let (status, body) = call(
+        &app,
+        with_token(
+            TestRequest::put()
+                .uri("/api/v1/profile")
+                .set_json(json!({ "time_zone": "Europe/London", "locale": "en-GB" })),
+            &reader,
+        ),
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
 
 on_both_backends!(

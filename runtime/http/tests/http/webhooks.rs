@@ -298,12 +298,41 @@ async fn deliveries_are_signed_ordered_and_keep_personal_parts_back(fixture: Fix
 async fn personal_parts_go_to_subscribers_granted_them(fixture: Fixture) {
     let receiver = Receiver::new();
     let server = receiver.start();
-    register(&fixture, &receiver.url(), true).await;
+    let (status, body) = call(
+        &fixture,
+        TestRequest::post().uri("/api/v1/webhooks").set_json(json!({
+            "url": receiver.url(), "categories": ["access", "message"], "personal": true
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     failed_logins(&fixture, "known", 1).await;
+    fixture
+        .command(
+            "message-m1",
+            "Receive",
+            json!({
+                "message_id": "m1", "account": "personal",
+                "from": { "address": "ana@example.com", "name": "Ana Lima" },
+                "to": [{ "address": "me@example.org" }],
+                "subject": "Lunch on Friday?", "body_text": "At noon?",
+                "received_at": "2030-01-07T08:30:00Z",
+            }),
+        )
+        .await;
     let stop = start_worker(&fixture, quick(Duration::from_secs(60)));
-    let got = receiver.wait_for(1).await;
+    let got = receiver.wait_for(2).await;
     stop.cancel();
-    assert_eq!(got[0].json()["data"]["personal"]["username"], "known-0");
+    assert_eq!(
+        got[1].json()["data"]["personal"]["subject"],
+        "Lunch on Friday?",
+        "a granted subscriber gets the personal part"
+    );
+    assert_eq!(
+        got[0].json()["data"]["personal"],
+        Value::Null,
+        "but never the access domain's (usernames, password hashes)"
+    );
     server.stop(true).await;
 }
 
