@@ -247,6 +247,40 @@ impl AccessDirectory {
     }
 }
 
+impl AccessDirectory {
+    /// Whether `caller` would still be let in at `now` as they were: their
+    /// token or session not revoked, ended or expired, their user still
+    /// there with the same role and domains. Long-lived responses (the live
+    /// stream) ask this as they go, so a revocation also ends them.
+    pub async fn still_admits(
+        &self,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        let known = self.known().await?;
+        let access = &known.access;
+        let user = match &caller.credential {
+            Credential::Token { token_id, .. } => match access.tokens.get(token_id) {
+                Some(token) if token.is_active(now) => match access.user_of(token) {
+                    Some(user) => Some(UserView::of(user)),
+                    None if token.user_id.is_none() => Some(UserView::installation()),
+                    None => None,
+                },
+                _ => None,
+            },
+            Credential::Session { session_id, .. } => access
+                .sessions
+                .get(session_id)
+                .filter(|session| session.expires_at > now)
+                .and_then(|session| access.users.get(&session.user_id))
+                .map(UserView::of),
+        };
+        Ok(user.is_some_and(|user| {
+            user.role == caller.user.role && user.domains == caller.user.domains
+        }))
+    }
+}
+
 /// A user as the API shows them: never their password hash.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct UserView {

@@ -205,12 +205,35 @@ pub(crate) async fn stream(
         .unwrap_or_default();
     tracing::debug!(%after, "live stream opened");
     let events = state.store().subscribe_all(after);
+    // A token revoked, a session ended or a member's domains changed end
+    // the stream; the client reconnects with what it may see now.
+    let admitted: Admission = {
+        let state = state.clone();
+        Box::new(move || {
+            let state = state.clone();
+            let caller = caller.clone();
+            Box::pin(async move {
+                state
+                    .access()
+                    .still_admits(&caller, state.now())
+                    .await
+                    .unwrap_or_else(|error| {
+                        // A passing failure to read the access stream does
+                        // not end a stream the caller was let into.
+                        tracing::warn!(%error, "live stream: could not recheck the caller");
+                        true
+                    })
+            })
+        })
+    };
     Ok(HttpResponse::Ok()
         .content_type(russe::MEDIA_TYPE_STR)
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // nginx would otherwise hold events back to fill its buffer.
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(frames(events, filter, HEARTBEAT, shutdown)))
+        .streaming(frames(
+            events, filter, HEARTBEAT, shutdown, admitted, RECHECK,
+        )))
 }
 
 /// What a stream holds between two frames.
@@ -220,9 +243,20 @@ struct Live {
     heartbeat: Interval,
     keep_alive: Bytes,
     shutdown: CancellationToken,
+    /// Whether the caller is still let in; asked every `recheck` tick.
+    admitted: Admission,
+    recheck: Interval,
     /// Set once a frame failed: the stream ends after reporting it.
     ended: bool,
 }
+
+/// Asks whether the stream's caller is still let in (their token or
+/// session not revoked, their domains the same).
+pub(crate) type Admission =
+    Box<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync + 'static>;
+
+/// How often an open stream checks that its caller is still let in.
+const RECHECK: Duration = Duration::from_secs(5);
 
 impl Drop for Live {
     fn drop(&mut self) {
@@ -238,9 +272,13 @@ fn frames(
     filter: LiveFilter,
     heartbeat: Duration,
     shutdown: CancellationToken,
+    admitted: Admission,
+    recheck: Duration,
 ) -> impl Stream<Item = Result<Bytes, ApiError>> + 'static {
     let mut ticks = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut rechecks = tokio::time::interval_at(Instant::now() + recheck, recheck);
+    rechecks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let keep_alive = russe::Event::Comment("keep-alive".into())
         .into_bytestring()
         .map(|comment| comment.into_bytes())
@@ -251,6 +289,8 @@ fn frames(
         heartbeat: ticks,
         keep_alive,
         shutdown,
+        admitted,
+        recheck: rechecks,
         ended: false,
     };
     unfold(live, |mut live| async move {
@@ -280,6 +320,13 @@ fn frames(
                         return Some((frame, live));
                     }
                 },
+                // Not reset by events: a busy stream is checked as often.
+                _ = live.recheck.tick() => {
+                    if !(live.admitted)().await {
+                        tracing::info!("live stream ended: its caller is no longer let in");
+                        return None;
+                    }
+                }
                 _ = live.heartbeat.tick() => {
                     let keep_alive = live.keep_alive.clone();
                     return Some((Ok(keep_alive), live));
@@ -393,6 +440,43 @@ mod tests {
             .map(|frame| frame.map(|frame| frame.expect("a frame")))
     }
 
+    fn always() -> Admission {
+        Box::new(|| Box::pin(async { true }))
+    }
+
+    #[tokio::test]
+    async fn a_caller_no_longer_let_in_ends_the_stream_even_while_busy() {
+        let admitted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let check = std::sync::Arc::clone(&admitted);
+        let admission: Admission = Box::new(move || {
+            let still = check.load(std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move { still })
+        });
+        let mut frames = Box::pin(frames(
+            futures::stream::pending().boxed(),
+            LiveFilter::default(),
+            Duration::from_millis(20),
+            CancellationToken::new(),
+            admission,
+            Duration::from_millis(50),
+        ));
+        assert!(
+            next_within(&mut frames, Duration::from_secs(5))
+                .await
+                .is_some_and(|f| f.is_some()),
+            "a keep-alive while still let in"
+        );
+        admitted.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut ended = false;
+        for _ in 0..20 {
+            if next_within(&mut frames, Duration::from_secs(5)).await == Some(None) {
+                ended = true;
+                break;
+            }
+        }
+        assert!(ended, "the stream ends once its caller is no longer let in");
+    }
+
     #[tokio::test]
     async fn silence_is_broken_by_keep_alive_comments() {
         let shutdown = CancellationToken::new();
@@ -401,6 +485,8 @@ mod tests {
             LiveFilter::default(),
             Duration::from_millis(50),
             shutdown.clone(),
+            always(),
+            Duration::from_secs(3600),
         ));
         for _ in 0..2 {
             let frame = next_within(&mut frames, Duration::from_secs(5)).await;
@@ -424,6 +510,8 @@ mod tests {
             LiveFilter::default(),
             Duration::from_secs(3600),
             shutdown.clone(),
+            always(),
+            Duration::from_secs(3600),
         ));
         assert_eq!(
             next_within(&mut frames, Duration::from_millis(100)).await,

@@ -204,6 +204,19 @@ async fn a_revoked_token_stops_working_at_once(fixture: Fixture) {
     let list = || TestRequest::get().uri("/api/v1/projections");
     let (status, _) = call(&app, with_token(list(), &reader)).await;
     assert_eq!(status, StatusCode::OK);
+    let state = fixture.state();
+    let caller = state
+        .access()
+        .by_token(&reader, state.now())
+        .await
+        .expect("let in");
+    assert!(
+        state
+            .access()
+            .still_admits(&caller, state.now())
+            .await
+            .expect("access")
+    );
     // Revoked behind the API's back, as `steward token revoke` beside
     // `serve` would.
     fixture
@@ -222,6 +235,14 @@ async fn a_revoked_token_stops_working_at_once(fixture: Fixture) {
         body["detail"]
             .as_str()
             .is_some_and(|d| d.contains("revoked"))
+    );
+    assert!(
+        !state
+            .access()
+            .still_admits(&caller, state.now())
+            .await
+            .expect("access"),
+        "an open live stream of this caller ends at its next recheck"
     );
 }
 
