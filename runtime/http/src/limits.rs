@@ -33,10 +33,19 @@ impl Default for LoginLimitsConfig {
     }
 }
 
-/// The limiters.
+/// Keys a limiter holds before it forgets those back at full allowance.
+const PRUNE_ABOVE: usize = 10_000;
+
+/// Password hashes computed at once (each takes about 19 MiB and a core
+/// for tens of milliseconds): a flood of logins waits instead of
+/// exhausting memory.
+const CONCURRENT_HASHES: usize = 2;
+
+/// The limiters, and the gate in front of password hashing.
 pub struct LoginLimits {
     by_address: DefaultKeyedRateLimiter<IpAddr>,
     by_username: DefaultKeyedRateLimiter<String>,
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for LoginLimits {
@@ -61,7 +70,29 @@ impl LoginLimits {
                 config.per_username_burst,
                 config.refill_seconds,
             )),
+            hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
         }
+    }
+
+    /// Waits for a turn to hash a password; the turn ends with the permit.
+    pub async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        self.hashing.acquire().await.map_err(ApiError::internal)
+    }
+
+    /// Forgets keys back at full allowance once a limiter holds many, so
+    /// that rotating addresses and names cannot grow it without bound.
+    fn prune(&self) {
+        if self.by_address.len() > PRUNE_ABOVE {
+            self.by_address.retain_recent();
+        }
+        if self.by_username.len() > PRUNE_ABOVE {
+            self.by_username.retain_recent();
+        }
+    }
+
+    /// Keys held now (addresses, usernames).
+    pub fn keys(&self) -> (usize, usize) {
+        (self.by_address.len(), self.by_username.len())
     }
 
     /// Counts an attempt from the request's address.
@@ -76,6 +107,7 @@ impl LoginLimits {
 
     /// Counts an attempt at `username`.
     pub fn check_username(&self, username: &str) -> Result<(), ApiError> {
+        self.prune();
         self.by_username
             .check_key(&username.trim().to_lowercase())
             .map_err(|not_until| too_many(&not_until))
@@ -110,6 +142,42 @@ mod tests {
         assert!(
             limits.check_username("sam").is_ok(),
             "other names are not held up"
+        );
+    }
+
+    #[tokio::test]
+    async fn at_most_two_passwords_are_hashed_at_once() {
+        let limits = LoginLimits::new(LoginLimitsConfig::default());
+        let one = limits.hashing_turn().await.expect("a turn");
+        let two = limits.hashing_turn().await.expect("a turn");
+        let third =
+            tokio::time::timeout(std::time::Duration::from_millis(50), limits.hashing_turn());
+        assert!(third.await.is_err(), "a third hash waits for a turn");
+        drop(one);
+        let third = tokio::time::timeout(std::time::Duration::from_secs(5), limits.hashing_turn());
+        assert!(third.await.is_ok(), "and gets one when a turn ends");
+        drop(two);
+    }
+
+    #[test]
+    fn many_names_are_forgotten_once_back_at_full_allowance() {
+        let limits = LoginLimits::new(LoginLimitsConfig {
+            per_address_burst: 100,
+            per_username_burst: 3,
+            refill_seconds: 1,
+        });
+        for n in 0..=PRUNE_ABOVE {
+            assert!(limits.check_username(&format!("name-{n}")).is_ok());
+        }
+        assert!(limits.keys().1 > PRUNE_ABOVE);
+        // governor forgets a key one period after it is back to full: here
+        // two seconds after its one attempt.
+        std::thread::sleep(std::time::Duration::from_millis(2_200));
+        assert!(limits.check_username("one-more").is_ok());
+        assert!(
+            limits.keys().1 < 10,
+            "the map was pruned, not left to grow: {:?}",
+            limits.keys()
         );
     }
 }

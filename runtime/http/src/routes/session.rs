@@ -170,9 +170,11 @@ pub(crate) async fn login(
         || dummy_hash().to_owned(),
         |user| user.password_hash.clone(),
     );
+    let turn = state.login_limits().hashing_turn().await?;
     let matches = web::block(move || verify_password(&hash, &password))
         .await
         .map_err(ApiError::internal)?;
+    drop(turn);
     let Some(user) = user.filter(|_| matches) else {
         let reason = if known.access().by_username(&username).is_some() {
             "wrong_password"
