@@ -278,6 +278,20 @@ impl Conditions {
         self.binds.extend(binds);
     }
 
+    /// `column IN (…)` over `values`; nothing matches an empty list.
+    pub(crate) fn add_in(&mut self, column: &str, values: &[String]) {
+        if values.is_empty() {
+            self.conditions.push("1 = 0".to_owned());
+            return;
+        }
+        self.conditions.push(format!(
+            "{column} IN ({})",
+            placeholders(self.binds.len() + 1, values.len())
+        ));
+        self.binds
+            .extend(values.iter().map(|value| Bind::Text(value.clone())));
+    }
+
     /// `WHERE …`, or nothing when there is no condition.
     pub(crate) fn where_clause(&self) -> String {
         if self.conditions.is_empty() {

@@ -18,6 +18,7 @@ use steward_events::{Personal, Position, RecordedEvent};
 use crate::db::{Dialect, ReadDb, from_sql_int, instant, sql_int};
 use crate::error::{ApplyError, ProjectionError};
 use crate::projection::{ApplyContext, Projection};
+use crate::read_models::sql::{Bind, Conditions};
 use crate::read_models::text_of;
 use crate::tables::Tables;
 
@@ -390,26 +391,14 @@ pub async fn query(
             ),
         }
     }
-    let Conditions { conditions, binds } = conditions;
-    let filter_sql = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    };
     let sql = format!(
         "SELECT {ENTRY_COLUMNS}
-         FROM {events} {filter_sql}
+         FROM {events} {}
          ORDER BY position_commit DESC, position_prepare DESC LIMIT {}",
+        conditions.where_clause(),
         limit.saturating_add(1)
     );
-    let mut statement = sqlx::query(AssertSqlSafe(sql));
-    for bind in binds {
-        statement = match bind {
-            Bind::Text(text) => statement.bind(text),
-            Bind::Int(n) => statement.bind(n),
-        };
-    }
-    let rows = statement.fetch_all(db.pool()).await?;
+    let rows = conditions.query(sql).fetch_all(db.pool()).await?;
     let mut entries = rows
         .iter()
         .map(entry_of)
@@ -491,48 +480,6 @@ pub async fn caused_by(
         .iter()
         .map(entry_of)
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// `WHERE` conditions written with `?` and numbered as they are added, since
-/// PostgreSQL wants `$n` (which SQLite also reads).
-#[derive(Default)]
-struct Conditions {
-    conditions: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Conditions {
-    fn add<const N: usize>(&mut self, condition: &str, binds: [Bind; N]) {
-        let mut numbered = String::with_capacity(condition.len() + 4 * N);
-        for (i, part) in condition.split('?').enumerate() {
-            if i > 0 {
-                numbered.push_str(&format!("${}", self.binds.len() + i));
-            }
-            numbered.push_str(part);
-        }
-        self.conditions.push(numbered);
-        self.binds.extend(binds);
-    }
-
-    /// `column IN (…)` over `values`; nothing matches an empty list.
-    fn add_in(&mut self, column: &str, values: &[String]) {
-        if values.is_empty() {
-            self.conditions.push("1 = 0".to_owned());
-            return;
-        }
-        let placeholders: Vec<String> = (1..=values.len())
-            .map(|i| format!("${}", self.binds.len() + i))
-            .collect();
-        self.conditions
-            .push(format!("{column} IN ({})", placeholders.join(", ")));
-        self.binds
-            .extend(values.iter().map(|value| Bind::Text(value.clone())));
-    }
 }
 
 /// Each word as an FTS5 string, so that punctuation in what people type is
