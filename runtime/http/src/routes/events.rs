@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, domain_of};
 use crate::problem::{ApiError, Problem};
+use crate::routes::read_models::instant;
 use crate::state::ApiState;
 
 /// Most entries one page holds.
@@ -91,21 +92,6 @@ pub struct TimelinePage {
     pub entries: Vec<TimelineItem>,
     /// Pass as `cursor` for the next (older) page; absent on the last.
     pub next_cursor: Option<String>,
-}
-
-fn instant(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .map(|value| {
-            DateTime::parse_from_rfc3339(value)
-                .map(|instant| instant.with_timezone(&Utc))
-                .map_err(|error| {
-                    ApiError::invalid(
-                        field,
-                        format!("`{field}` is not an RFC 3339 instant ({value:?}): {error}"),
-                    )
-                })
-        })
-        .transpose()
 }
 
 /// The page size asked for, within bounds.
