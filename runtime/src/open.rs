@@ -1,6 +1,6 @@
 //! Opening the configured event store, master key included.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use steward_events::StoreError;
@@ -57,6 +57,8 @@ pub struct Opened {
     pub store: Store,
     /// Where the master key came from.
     pub key_source: KeySource,
+    /// The master key itself (for `steward keys rotate`).
+    pub master_key: MasterKey,
 }
 
 /// Opens the store the configuration names.
@@ -70,8 +72,12 @@ pub async fn open_store(config: &Config) -> Result<Opened, OpenError> {
         },
         ..StoreOptions::steward()
     };
-    let store = Store::open(log, vault, master, options).await?;
-    Ok(Opened { store, key_source })
+    let store = Store::open(log, vault, master.clone(), options).await?;
+    Ok(Opened {
+        store,
+        key_source,
+        master_key: master,
+    })
 }
 
 async fn open_backend(
@@ -117,11 +123,78 @@ async fn resolve_master_key(
     }
     let path = &config.master_key_file;
     if path.exists() {
-        return Ok((MasterKey::read_file(path)?, KeySource::File(path.clone())));
+        let key = MasterKey::read_file(path)?;
+        let key = finish_rotation(path, key, vault).await?;
+        return Ok((key, KeySource::File(path.clone())));
     }
     if vault.has_key_check().await? {
         return Err(OpenError::MissingMasterKey { path: path.clone() });
     }
     let key = MasterKey::create_file(path)?;
     Ok((key, KeySource::Generated(path.clone())))
+}
+
+/// Where `steward keys rotate` writes the new key before the vault switches
+/// to it.
+pub fn next_key_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
+}
+
+/// Where a rotation moves the key it retires.
+pub fn retired_key_path(key_file: &Path) -> PathBuf {
+    let mut name = key_file.as_os_str().to_owned();
+    name.push(format!(
+        ".retired-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ")
+    ));
+    PathBuf::from(name)
+}
+
+/// Completes a rotation that switched the vault to the next key but stopped
+/// before the key files were swapped; a next key not yet in force (a
+/// rotation under way or abandoned) is left alone.
+async fn finish_rotation(
+    path: &Path,
+    current: MasterKey,
+    vault: &dyn KeyVault,
+) -> Result<MasterKey, OpenError> {
+    let next_path = next_key_path(path);
+    if !next_path.exists() || !vault.has_key_check().await? {
+        return Ok(current);
+    }
+    let next = MasterKey::read_file(&next_path)?;
+    let in_force = vault
+        .init_key_check(&current.check_value().map_err(StoreError::backend)?)
+        .await?;
+    if !next.matches(&in_force) {
+        return Ok(current);
+    }
+    swap_key_files(path, &next_path)?;
+    tracing::warn!(
+        key_file = %path.display(),
+        "finished an interrupted master key rotation: the new key is now in the key file"
+    );
+    Ok(next)
+}
+
+/// Keeps the key file's key under a retired name (returning it) and moves
+/// the next key into its place. At every step the key file holds a key:
+/// the old one is linked aside before the next one atomically replaces it.
+pub fn swap_key_files(path: &Path, next_path: &Path) -> Result<PathBuf, OpenError> {
+    let io = |source| MasterKeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let retired = retired_key_path(path);
+    std::fs::hard_link(path, &retired).map_err(io)?;
+    std::fs::rename(next_path, path).map_err(io)?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        // The renames survive a crash only once the directory is synced.
+        std::fs::File::open(dir)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io)?;
+    }
+    Ok(retired)
 }

@@ -317,6 +317,115 @@ fn a_missing_or_wrong_master_key_is_a_clear_startup_error() {
 }
 
 #[test]
+fn the_master_key_rotates_and_the_old_one_opens_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["events", "append", "inbox-1", "--type", "T", "--data", "{}"])
+        .args(["--personal", r#"{"from":"Dana Quill"}"#])
+        .args(["--subject", "person-dana"])
+        .assert()
+        .success();
+    let key = dir.path().join("steward.key");
+    let old = std::fs::read_to_string(&key).expect("key file");
+
+    steward(dir.path())
+        .args(["keys", "rotate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "rewrapped 1 subject keys and 0 credentials",
+        ));
+    let new = std::fs::read_to_string(&key).expect("key file");
+    assert_ne!(new, old, "the key file holds the new key");
+    let retired: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().contains(".retired-"))
+        .collect();
+    assert_eq!(retired.len(), 1, "the old key is kept aside");
+    assert_eq!(
+        std::fs::read_to_string(retired[0].path()).expect("retired"),
+        old
+    );
+    assert!(!dir.path().join("steward.key.next").exists());
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            r#"personal={"from":"Dana Quill"}"#,
+        ));
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .env("STEWARD_MASTER_KEY", old.trim())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("different master key"));
+
+    // A rotation that committed but stopped before the files were swapped
+    // is finished by the next start.
+    let rotated_again = {
+        steward(dir.path())
+            .args(["keys", "rotate"])
+            .assert()
+            .success();
+        std::fs::read_to_string(&key).expect("key file")
+    };
+    std::fs::write(dir.path().join("steward.key.next"), &rotated_again).expect("next");
+    std::fs::write(&key, &new).expect("the key before the swap");
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Dana Quill"));
+    assert_eq!(
+        std::fs::read_to_string(&key).expect("key file"),
+        rotated_again
+    );
+    assert!(!dir.path().join("steward.key.next").exists());
+
+    // A next key that never came into force changes nothing, and the next
+    // rotation replaces it.
+    std::fs::write(dir.path().join("steward.key.next"), &old).expect("stale next");
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .assert()
+        .success();
+    steward(dir.path())
+        .args(["keys", "rotate"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("steward.key.next").exists());
+
+    // A key given in the environment rotates into a file named for it.
+    let current = std::fs::read_to_string(&key).expect("key file");
+    std::fs::remove_file(&key).expect("the key lives in the environment now");
+    steward(dir.path())
+        .args(["keys", "rotate"])
+        .env("STEWARD_MASTER_KEY", current.trim())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--new-key-file"));
+    let next = dir.path().join("next.key");
+    steward(dir.path())
+        .args(["keys", "rotate", "--new-key-file"])
+        .arg(&next)
+        .env("STEWARD_MASTER_KEY", current.trim())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("set STEWARD_MASTER_KEY"));
+    steward(dir.path())
+        .args(["events", "read", "inbox-1"])
+        .env(
+            "STEWARD_MASTER_KEY",
+            std::fs::read_to_string(&next).expect("new key").trim(),
+        )
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Dana Quill"));
+}
+
+#[test]
 fn tail_prints_history_then_follows_live() {
     let dir = tempfile::tempdir().expect("tempdir");
     steward(dir.path())

@@ -4,6 +4,7 @@ mod backup;
 mod command;
 mod events;
 mod export;
+mod keys;
 mod memory;
 mod projections;
 mod serve;
@@ -80,6 +81,9 @@ pub enum Command {
         /// The archive to read.
         file: PathBuf,
     },
+    /// The master key: rotate it.
+    #[command(subcommand)]
+    Keys(Box<keys::KeysCommand>),
     /// Export events as NDJSON with their personal parts readable (a
     /// person's own data, to take elsewhere); erased parts are marked.
     Export(Box<export::ExportArgs>),
@@ -155,6 +159,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Backup { file } => backup::backup(file, &open(&config).await?).await,
         Command::Restore { file } => backup::restore(file, &config).await,
         Command::Export(args) => export::run(*args, &open(&config).await?).await,
+        Command::Keys(command) => keys::run(*command, &config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
             let opened = open(&config).await?;

@@ -7,8 +7,8 @@ use steward_events::{
     Direction, EventStore, ExpectedVersion, Metadata, NewEvent, Personal, Position, RecordedEvent,
     StoreError, StreamId, SubjectId,
 };
-use steward_store_core::MasterKey;
 use steward_store_core::backup::{self, BackupError};
+use steward_store_core::{CredentialVault, MasterKey};
 use uuid::Uuid;
 
 use crate::Harness;
@@ -74,12 +74,17 @@ pub async fn a_backup_restores_exactly(source: &impl Harness, target: &impl Harn
         .await
         .expect("append");
     let before = everything(&store).await;
+    CredentialVault::new(store.clone())
+        .set("mqtt", b"broker password")
+        .await
+        .expect("sets a credential");
 
     let mut archive = Vec::new();
     let header = store.write_backup(&mut archive).await.expect("backs up");
     assert_eq!(header.event_count, before.len() as u64);
     assert_eq!(header.head, before.last().map(|e| e.global_position));
     assert_eq!(header.key_count, 2, "Ana's key and Bo's tombstone");
+    assert_eq!(header.credential_count, 1);
     assert!(
         !archive.windows(3).any(|w| w == b"Ana"),
         "the archive is ciphertext"
@@ -104,6 +109,16 @@ pub async fn a_backup_restores_exactly(source: &impl Harness, target: &impl Harn
         .await
         .expect("restores into an empty store");
     let after = everything(&restored).await;
+    assert_eq!(
+        CredentialVault::new(restored.clone())
+            .open("mqtt")
+            .await
+            .expect("opens")
+            .as_deref()
+            .map(Vec::as_slice),
+        Some(b"broker password".as_slice()),
+        "credentials come back"
+    );
     assert_eq!(after, before, "the same log, event for event");
     assert_eq!(
         after[0].personal,

@@ -14,6 +14,7 @@
 
 mod backup;
 mod cases;
+mod vault;
 
 use async_trait::async_trait;
 use steward_events::StoreError;
@@ -21,6 +22,7 @@ use steward_store_core::{MasterKey, Store};
 
 pub use backup::a_backup_restores_exactly;
 pub use cases::*;
+pub use vault::*;
 
 /// Fresh, private storage for one test, and ways to open and inspect it.
 #[async_trait]
@@ -65,6 +67,8 @@ macro_rules! contract_tests {
             a_wrong_master_key_is_refused,
             events_are_found_by_command_id,
             old_event_shapes_are_upcast_on_read,
+            credentials_are_sealed_at_rest_and_bound_to_their_name,
+            a_rotated_master_key_opens_everything_and_the_old_one_nothing,
         );
     };
     (@cases $harness:expr; $($case:ident),* $(,)?) => {

@@ -1,13 +1,15 @@
-//! Backups: the raw log and the subject keys in one encrypted archive.
+//! Backups: the raw log, the subject keys and the integration credentials
+//! in one encrypted archive.
 //!
 //! An archive holds what a store cannot rebuild: every event exactly as
 //! stored (personal parts still sealed under their subjects' keys) and every
 //! subject key as stored (wrapped under the master key, or the tombstone of
-//! an erased subject). Read models are not in it: they are rebuilt from the
+//! an erased subject), and every integration credential as sealed under the
+//! master key. Read models are not in it: they are rebuilt from the
 //! log after a restore.
 //!
 //! ```text
-//!   {"format":"steward-backup","version":1,…,"salt":…,"key_check":…,"sha256":…}\n
+//!   {"format":"steward-backup","version":2,…,"salt":…,"key_check":…,"sha256":…}\n
 //!   XChaCha20-Poly1305( NDJSON body ), associated data = the header line
 //! ```
 //!
@@ -15,7 +17,7 @@
 //! sealed under a key derived (HKDF-SHA256, random salt per archive) from the
 //! master key, with the header line as associated data so that it cannot be
 //! altered either. The body is NDJSON: the subject keys first, then the
-//! events in global order. Without the master key an archive is useless; with
+//! credentials, then the events in global order. Without the master key an archive is useless; with
 //! the wrong one it is refused as such (the header's `key_check`), and a
 //! damaged one is refused as corrupt (authentication, then the body's
 //! SHA-256 and counts).
@@ -47,8 +49,9 @@ use crate::store::Store;
 
 /// The `format` of every archive's header.
 pub const FORMAT: &str = "steward-backup";
-/// The archive layout this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The archive layout this build writes; it reads this one and every
+/// earlier one (version 1 had no credentials).
+pub const VERSION: u32 = 2;
 
 const KEY_CHECK_PLAINTEXT: &[u8] = b"steward backup key check v1";
 const PAGE: usize = 500;
@@ -61,7 +64,9 @@ pub enum BackupError {
     #[error("not a Steward backup: {0}")]
     NotABackup(String),
     /// The archive was written by a newer layout.
-    #[error("backup format version {0} is not supported (this build reads version {VERSION})")]
+    #[error(
+        "backup format version {0} is not supported (this build reads versions 1 to {VERSION})"
+    )]
     UnsupportedVersion(u32),
     /// The master key is not the one the archive was made with.
     #[error(
@@ -98,6 +103,9 @@ pub struct BackupHeader {
     pub event_count: u64,
     /// How many subject keys (and tombstones) it holds.
     pub key_count: u64,
+    /// How many integration credentials it holds.
+    #[serde(default)]
+    pub credential_count: u64,
     /// The HKDF salt of the archive key (base64).
     pub salt: String,
     /// A constant sealed under the archive key (base64): tells a wrong
@@ -117,6 +125,8 @@ enum Line {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wrapped: Option<String>,
     },
+    /// An integration's credential, `sealed` (base64) under the master key.
+    Credential { name: String, sealed: String },
     /// An event as stored.
     Event(Box<RecordedEvent>),
 }
@@ -195,6 +205,16 @@ impl Store {
                 &mut body,
             )?;
         }
+        let credentials = self.vault().credentials().await?;
+        for credential in &credentials {
+            json_line(
+                &Line::Credential {
+                    name: credential.name.clone(),
+                    sealed: BASE64.encode(&credential.sealed),
+                },
+                &mut body,
+            )?;
+        }
         body.extend_from_slice(&events_body);
 
         let mut salt = [0u8; SALT_LEN];
@@ -207,6 +227,7 @@ impl Store {
             head,
             event_count,
             key_count: keys.len() as u64,
+            credential_count: credentials.len() as u64,
             salt: BASE64.encode(salt),
             key_check: BASE64.encode(key.encrypt(KEY_CHECK_PLAINTEXT, b"check")?),
             sha256: hex(&Sha256::digest(&body)),
@@ -226,7 +247,12 @@ impl Store {
     /// archive's header. Everything is checked before anything is written.
     #[tracing::instrument(skip_all, err)]
     pub async fn restore_backup(&self, archive: &[u8]) -> Result<BackupHeader, BackupError> {
-        let (header, keys, events) = open_archive(self.master(), archive)?;
+        let Contents {
+            header,
+            keys,
+            credentials,
+            events,
+        } = open_archive(self.master(), archive)?;
         if let Some(head) = self.log().head().await? {
             return Err(BackupError::NotEmpty(format!(
                 "events (up to position {head})"
@@ -239,7 +265,19 @@ impl Store {
                 existing.len()
             )));
         }
+        let existing = self.vault().credentials().await?;
+        if !existing.is_empty() {
+            return Err(BackupError::NotEmpty(format!(
+                "{} credentials",
+                existing.len()
+            )));
+        }
         self.vault().import_subject_keys(keys).await?;
+        for (name, sealed) in credentials {
+            self.vault()
+                .put_credential(&name, &sealed, self.master_check())
+                .await?;
+        }
         let mut events = events.into_iter().peekable();
         while events.peek().is_some() {
             let batch: Vec<RecordedEvent> = events.by_ref().take(PAGE).collect();
@@ -249,17 +287,19 @@ impl Store {
     }
 }
 
-type Opened = (
-    BackupHeader,
-    Vec<(SubjectId, StoredKey)>,
-    Vec<RecordedEvent>,
-);
+/// What an archive holds, checked.
+struct Contents {
+    header: BackupHeader,
+    keys: Vec<(SubjectId, StoredKey)>,
+    credentials: Vec<(String, Vec<u8>)>,
+    events: Vec<RecordedEvent>,
+}
 
 /// Checks an archive completely (key, authentication, checksum, every
 /// line) without writing anything, and returns its header: a restore can
 /// refuse a wrong key before it touches a store.
 pub fn verify(master: &MasterKey, archive: &[u8]) -> Result<BackupHeader, BackupError> {
-    open_archive(master, archive).map(|(header, _, _)| header)
+    open_archive(master, archive).map(|contents| contents.header)
 }
 
 /// Reads an archive's header without the key (to tell what it is).
@@ -281,13 +321,13 @@ fn split(archive: &[u8]) -> Result<(BackupHeader, &[u8], &[u8]), BackupError> {
             header.format
         )));
     }
-    if header.version != VERSION {
+    if !(1..=VERSION).contains(&header.version) {
         return Err(BackupError::UnsupportedVersion(header.version));
     }
     Ok((header, header_line, sealed))
 }
 
-fn open_archive(master: &MasterKey, archive: &[u8]) -> Result<Opened, BackupError> {
+fn open_archive(master: &MasterKey, archive: &[u8]) -> Result<Contents, BackupError> {
     let (header, header_line, sealed) = split(archive)?;
     let corrupt = |what: String| BackupError::Corrupt(what);
     let salt = BASE64
@@ -310,6 +350,7 @@ fn open_archive(master: &MasterKey, archive: &[u8]) -> Result<Opened, BackupErro
         return Err(corrupt("the body does not match its checksum".into()));
     }
     let mut keys = Vec::new();
+    let mut credentials: Vec<(String, Vec<u8>)> = Vec::new();
     let mut events = Vec::new();
     let mut seen: HashSet<SubjectId> = HashSet::new();
     for (number, line) in body.split(|&b| b == b'\n').enumerate() {
@@ -333,6 +374,15 @@ fn open_archive(master: &MasterKey, archive: &[u8]) -> Result<Opened, BackupErro
                 }
                 keys.push((subject, key));
             }
+            Line::Credential { name, sealed } => {
+                let sealed = BASE64
+                    .decode(sealed)
+                    .map_err(|e| corrupt(format!("credential of {name}: {e}")))?;
+                if credentials.iter().any(|(seen, _)| *seen == name) {
+                    return Err(corrupt(format!("the credential of {name} appears twice")));
+                }
+                credentials.push((name, sealed));
+            }
             Line::Event(event) => {
                 if events.last().is_some_and(|last: &RecordedEvent| {
                     last.global_position >= event.global_position
@@ -343,16 +393,26 @@ fn open_archive(master: &MasterKey, archive: &[u8]) -> Result<Opened, BackupErro
             }
         }
     }
-    if keys.len() as u64 != header.key_count || events.len() as u64 != header.event_count {
+    if keys.len() as u64 != header.key_count
+        || credentials.len() as u64 != header.credential_count
+        || events.len() as u64 != header.event_count
+    {
         return Err(corrupt(format!(
-            "it holds {} keys and {} events, its header says {} and {}",
+            "it holds {} keys, {} credentials and {} events, its header says {}, {} and {}",
             keys.len(),
+            credentials.len(),
             events.len(),
             header.key_count,
+            header.credential_count,
             header.event_count
         )));
     }
-    Ok((header, keys, events))
+    Ok(Contents {
+        header,
+        keys,
+        credentials,
+        events,
+    })
 }
 
 #[cfg(test)]
@@ -379,6 +439,46 @@ mod tests {
         assert!(matches!(
             read_header(b"{\"format\":\"zip\"}\n"),
             Err(BackupError::NotABackup(_))
+        ));
+    }
+
+    /// An archive as version 1 wrote it: no `credential_count`, no
+    /// credential lines.
+    fn version_1_archive(master: &MasterKey, body: &[u8]) -> Vec<u8> {
+        let salt = [7u8; SALT_LEN];
+        let key = archive_key(master, &salt).expect("derives");
+        let header = serde_json::json!({
+            "format": FORMAT, "version": 1, "created_at": Utc::now(), "head": null,
+            "event_count": 0, "key_count": 1, "salt": BASE64.encode(salt),
+            "key_check": BASE64.encode(key.encrypt(KEY_CHECK_PLAINTEXT, b"check").expect("seals")),
+            "sha256": hex(&Sha256::digest(body)),
+        });
+        let mut archive = serde_json::to_vec(&header).expect("json");
+        archive.push(b'\n');
+        let sealed = key.encrypt(body, &archive).expect("seals");
+        archive.extend_from_slice(&sealed);
+        archive
+    }
+
+    #[test]
+    fn version_1_archives_still_open() {
+        let master = MasterKey::generate().expect("key");
+        let archive = version_1_archive(&master, b"{\"key\":{\"subject\":\"person-1\"}}\n");
+        let contents = open_archive(&master, &archive).expect("opens");
+        assert_eq!(contents.header.version, 1);
+        assert_eq!(contents.header.credential_count, 0);
+        assert_eq!(contents.keys.len(), 1);
+        assert!(contents.credentials.is_empty());
+
+        let mut future = archive.clone();
+        let at = future
+            .windows(11)
+            .position(|w| w == b"\"version\":1")
+            .expect("version");
+        future[at + 10] = b'9';
+        assert!(matches!(
+            read_header(&future),
+            Err(BackupError::UnsupportedVersion(9))
         ));
     }
 }

@@ -18,6 +18,7 @@
 //! - [`validate`]: the limits every batch must respect before anything is written.
 //! - [`subscribe`]: catch-up-then-live subscriptions over any log.
 //! - [`backup`]: encrypted archives of the log and the keys, and restores.
+//! - [`CredentialVault`]: integration secrets sealed under the master key.
 
 pub mod backup;
 pub mod master_key;
@@ -27,13 +28,17 @@ pub mod seal;
 pub mod subscribe;
 pub mod validate;
 
+mod credentials;
 mod key_cache;
 mod log;
 mod snapshot;
 mod store;
 
-pub use log::{CommitNotifier, EventLog, KeyVault, SnapshotRow, StoredKey};
-pub use master_key::{MasterKey, MasterKeyError};
+pub use credentials::{CredentialInfo, CredentialVault};
+pub use log::{
+    CommitNotifier, EventLog, KeyVault, Rotated, SnapshotRow, StoredCredential, StoredKey,
+};
+pub use master_key::{KeyRotation, MasterKey, MasterKeyError};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreOptions};
 pub use validate::Limits;

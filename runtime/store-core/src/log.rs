@@ -12,6 +12,8 @@ use steward_events::{
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::master_key::KeyRotation;
+
 /// The append-only log of a backend. It stores envelopes exactly as given:
 /// personal parts arrive sealed (the [`Store`](crate::Store) sees to it) and
 /// are returned sealed. Input has been validated by the store.
@@ -161,9 +163,17 @@ pub trait KeyVault: Send + Sync + 'static {
     /// Stores keys for subjects that have none (never replacing a key, erased
     /// or not, so that racing writers agree) and returns the keys in force for
     /// all of them.
+    ///
+    /// `master_check` is the check value of the master key that wrapped
+    /// `keys`: if another one is in force (the master key was rotated since
+    /// this process opened the store), nothing is stored and the answer is
+    /// [`StoreError::MasterKey`], so that no key is ever kept under a retired
+    /// master key. The check and the inserts are one transaction that a
+    /// rotation cannot interleave with.
     async fn create_subject_keys(
         &self,
         keys: Vec<(SubjectId, Vec<u8>)>,
+        master_check: &[u8],
     ) -> Result<HashMap<SubjectId, StoredKey>, StoreError>;
 
     /// Destroys a subject's key for good (leaving a tombstone, so no new key
@@ -179,6 +189,52 @@ pub trait KeyVault: Send + Sync + 'static {
         &self,
         keys: Vec<(SubjectId, StoredKey)>,
     ) -> Result<(), StoreError>;
+
+    /// Keeps an integration's credential, sealed under the master key whose
+    /// check value is `master_check` (refused as in
+    /// [`KeyVault::create_subject_keys`] if another key is in force),
+    /// replacing the one it had.
+    async fn put_credential(
+        &self,
+        name: &str,
+        sealed: &[u8],
+        master_check: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// One integration's credential, still sealed.
+    async fn credential(&self, name: &str) -> Result<Option<StoredCredential>, StoreError>;
+
+    /// Every credential, still sealed, by name.
+    async fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError>;
+
+    /// Forgets an integration's credential; false if there was none.
+    async fn remove_credential(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Rewraps every subject key and reseals every credential from
+    /// `rotation`'s old master key to its new one and makes the new key's
+    /// check value the one in force, all in one transaction; refused with
+    /// [`StoreError::MasterKey`] if the old key is not the one in force.
+    async fn rotate_master_key(&self, rotation: &KeyRotation) -> Result<Rotated, StoreError>;
+}
+
+/// An integration's credential as the vault keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredential {
+    /// The integration it is for.
+    pub name: String,
+    /// Sealed under the master key, bound to `name`.
+    pub sealed: Vec<u8>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a master-key rotation rewrapped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotated {
+    /// Subject keys rewrapped (erased subjects have nothing to rewrap).
+    pub subject_keys: u64,
+    /// Credentials resealed.
+    pub credentials: u64,
 }
 
 /// The sending side of [`EventLog::commits`], for backends.

@@ -130,6 +130,71 @@ impl MasterKey {
             .decrypt(check, b"check")
             .is_ok_and(|text| text.as_slice() == CHECK_PLAINTEXT)
     }
+
+    /// Seals an integration's credential, bound to its name so that a
+    /// sealed credential cannot be moved to another integration.
+    pub fn seal_credential(&self, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.encrypt(plaintext, &credential_aad(name))
+    }
+
+    /// Opens what [`MasterKey::seal_credential`] sealed for `name`.
+    pub fn open_credential(
+        &self,
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        self.0.decrypt(sealed, &credential_aad(name))
+    }
+}
+
+fn credential_aad(name: &str) -> Vec<u8> {
+    [b"credential\0".as_slice(), name.as_bytes()].concat()
+}
+
+/// A change of master key, as [`KeyVault::rotate_master_key`] applies it:
+/// every subject key and credential is opened with the old key and sealed
+/// again with the new one.
+///
+/// [`KeyVault::rotate_master_key`]: crate::KeyVault::rotate_master_key
+#[derive(Debug)]
+pub struct KeyRotation {
+    old: MasterKey,
+    new: MasterKey,
+    new_check: Vec<u8>,
+}
+
+impl KeyRotation {
+    /// A rotation from `old` (the key in force) to `new`.
+    pub fn new(old: MasterKey, new: MasterKey) -> Result<Self, SealError> {
+        let new_check = new.check_value()?;
+        Ok(Self {
+            old,
+            new,
+            new_check,
+        })
+    }
+
+    /// Whether `check`, the value in force, is the old key's.
+    pub fn old_key_in_force(&self, check: &[u8]) -> bool {
+        self.old.matches(check)
+    }
+
+    /// The check value to put in force.
+    pub fn new_check(&self) -> &[u8] {
+        &self.new_check
+    }
+
+    /// A subject key wrapped under the old key, wrapped under the new one.
+    pub fn rewrap_subject_key(&self, subject: &str, wrapped: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.new
+            .wrap(&self.old.unwrap_key(wrapped, subject)?, subject)
+    }
+
+    /// A credential sealed under the old key, sealed under the new one.
+    pub fn reseal_credential(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.new
+            .seal_credential(name, &self.old.open_credential(name, sealed)?)
+    }
 }
 
 #[cfg(test)]
@@ -163,6 +228,44 @@ mod tests {
         let key = MasterKey::generate().expect("key");
         let other = MasterKey::generate().expect("key");
         assert!(!other.matches(&key.check_value().expect("check")));
+    }
+
+    #[test]
+    fn a_rotation_moves_keys_and_credentials_to_the_new_key() {
+        let (old, new) = (
+            MasterKey::generate().expect("key"),
+            MasterKey::generate().expect("key"),
+        );
+        let subject_key = SecretKey::generate().expect("key");
+        let wrapped = old.wrap(&subject_key, "person-1").expect("wraps");
+        let sealed = old.seal_credential("mqtt", b"hunter2").expect("seals");
+        let rotation = KeyRotation::new(old.clone(), new.clone()).expect("rotation");
+        assert!(rotation.old_key_in_force(&old.check_value().expect("check")));
+        assert!(new.matches(rotation.new_check()));
+
+        let rewrapped = rotation
+            .rewrap_subject_key("person-1", &wrapped)
+            .expect("rewraps");
+        assert_eq!(
+            new.unwrap_key(&rewrapped, "person-1")
+                .expect("opens")
+                .expose(),
+            subject_key.expose()
+        );
+        assert!(old.unwrap_key(&rewrapped, "person-1").is_err());
+        let resealed = rotation
+            .reseal_credential("mqtt", &sealed)
+            .expect("reseals");
+        assert_eq!(
+            new.open_credential("mqtt", &resealed)
+                .expect("opens")
+                .as_slice(),
+            b"hunter2"
+        );
+        assert!(
+            new.open_credential("imap", &resealed).is_err(),
+            "bound to its integration"
+        );
     }
 
     #[test]

@@ -63,6 +63,9 @@ struct Inner {
     log: Arc<dyn EventLog>,
     vault: Arc<dyn KeyVault>,
     master: MasterKey,
+    /// The check value in force when the store was opened: the vault
+    /// refuses new keys sealed under a master key rotated out since.
+    master_check: Vec<u8>,
     options: StoreOptions,
     write_keys: WriteKeyCache,
 }
@@ -103,6 +106,7 @@ impl Store {
                 log,
                 vault,
                 master,
+                master_check: in_force,
                 options,
                 write_keys,
             }),
@@ -123,6 +127,11 @@ impl Store {
     /// The master key, for the archives of [`crate::backup`].
     pub(crate) fn master(&self) -> &MasterKey {
         &self.inner.master
+    }
+
+    /// The check value of the master key, as recorded in the vault.
+    pub(crate) fn master_check(&self) -> &[u8] {
+        &self.inner.master_check
     }
 
     /// Opens events of this store's raw log read elsewhere (the bus relay
@@ -197,7 +206,11 @@ impl Store {
                     master.wrap(&key, subject.as_str()).map_err(sealing)?,
                 ));
             }
-            stored.extend(vault.create_subject_keys(fresh).await?);
+            stored.extend(
+                vault
+                    .create_subject_keys(fresh, &self.inner.master_check)
+                    .await?,
+            );
         }
         for subject in subjects {
             match stored.get(&subject) {

@@ -16,6 +16,16 @@ pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
 
+/// The instant [`micros`] stored.
+pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+        StoreError::backend(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{micros} is not a time in microseconds"),
+        ))
+    })
+}
+
 fn corrupt(event_id: &str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         event_id: Uuid::parse_str(event_id).unwrap_or_default(),

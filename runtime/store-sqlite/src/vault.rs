@@ -5,16 +5,50 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::Row;
+use sqlx::{Sqlite, Transaction};
 use steward_events::{StoreError, SubjectId};
-use steward_store_core::{KeyVault, StoredKey};
+use steward_store_core::{KeyRotation, KeyVault, Rotated, StoredCredential, StoredKey};
 
 use crate::SqliteLog;
-use crate::codec::micros;
+use crate::codec::{from_micros, micros};
 
 const KEY_CHECK: &str = "master_key_check";
 
 fn db(error: sqlx::Error) -> StoreError {
     StoreError::backend(error)
+}
+
+/// The master-key check value in force, read inside a writing transaction
+/// (which SQLite runs one at a time, so no rotation can slip in after it).
+async fn check_in_force(tx: &mut Transaction<'_, Sqlite>) -> Result<Vec<u8>, StoreError> {
+    let check: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM store_meta WHERE key = ?")
+        .bind(KEY_CHECK)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(check.unwrap_or_default())
+}
+
+async fn ensure_in_force(
+    tx: &mut Transaction<'_, Sqlite>,
+    master_check: &[u8],
+) -> Result<(), StoreError> {
+    if check_in_force(tx).await? == master_check {
+        Ok(())
+    } else {
+        Err(StoreError::MasterKey(ROTATED.into()))
+    }
+}
+
+const ROTATED: &str = "the master key was rotated since this process opened the store; \
+     restart it with the new key";
+
+fn credential_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredCredential, StoreError> {
+    Ok(StoredCredential {
+        name: row.try_get(0).map_err(db)?,
+        sealed: row.try_get(1).map_err(db)?,
+        updated_at: from_micros(row.try_get(2).map_err(db)?)?,
+    })
 }
 
 #[async_trait]
@@ -75,8 +109,10 @@ impl KeyVault for SqliteLog {
     async fn create_subject_keys(
         &self,
         keys: Vec<(SubjectId, Vec<u8>)>,
+        master_check: &[u8],
     ) -> Result<HashMap<SubjectId, StoredKey>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        ensure_in_force(&mut tx, master_check).await?;
         let now = micros(Utc::now());
         for (subject, wrapped) in &keys {
             sqlx::query(
@@ -166,5 +202,115 @@ impl KeyVault for SqliteLog {
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)
+    }
+
+    async fn put_credential(
+        &self,
+        name: &str,
+        sealed: &[u8],
+        master_check: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        ensure_in_force(&mut tx, master_check).await?;
+        sqlx::query(
+            "INSERT INTO credentials (name, sealed, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(sealed)
+        .bind(micros(Utc::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn credential(&self, name: &str) -> Result<Option<StoredCredential>, StoreError> {
+        sqlx::query("SELECT name, sealed, updated_at FROM credentials WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(credential_row)
+            .transpose()
+    }
+
+    async fn credentials(&self) -> Result<Vec<StoredCredential>, StoreError> {
+        sqlx::query("SELECT name, sealed, updated_at FROM credentials ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(credential_row)
+            .collect()
+    }
+
+    async fn remove_credential(&self, name: &str) -> Result<bool, StoreError> {
+        let removed = sqlx::query("DELETE FROM credentials WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+
+    async fn rotate_master_key(&self, rotation: &KeyRotation) -> Result<Rotated, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        if !rotation.old_key_in_force(&check_in_force(&mut tx).await?) {
+            return Err(StoreError::MasterKey(
+                "the key to rotate from is not the one this store's keys are sealed under".into(),
+            ));
+        }
+        let mut rotated = Rotated::default();
+        let keys = sqlx::query(
+            "SELECT subject_id, wrapped_key FROM subject_keys WHERE wrapped_key IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for row in keys {
+            let subject: String = row.try_get(0).map_err(db)?;
+            let wrapped: Vec<u8> = row.try_get(1).map_err(db)?;
+            let rewrapped = rotation
+                .rewrap_subject_key(&subject, &wrapped)
+                .map_err(|e| StoreError::MasterKey(format!("subject key of `{subject}`: {e}")))?;
+            sqlx::query("UPDATE subject_keys SET wrapped_key = ? WHERE subject_id = ?")
+                .bind(rewrapped)
+                .bind(&subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            rotated.subject_keys += 1;
+        }
+        let credentials = sqlx::query("SELECT name, sealed, updated_at FROM credentials")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        for row in &credentials {
+            let credential = credential_row(row)?;
+            let resealed = rotation
+                .reseal_credential(&credential.name, &credential.sealed)
+                .map_err(|e| {
+                    StoreError::MasterKey(format!("credential of `{}`: {e}", credential.name))
+                })?;
+            sqlx::query("UPDATE credentials SET sealed = ? WHERE name = ?")
+                .bind(resealed)
+                .bind(&credential.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            rotated.credentials += 1;
+        }
+        sqlx::query("UPDATE store_meta SET value = ? WHERE key = ?")
+            .bind(rotation.new_check())
+            .bind(KEY_CHECK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rotated)
     }
 }
