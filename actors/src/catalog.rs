@@ -27,6 +27,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::timers::visit(visitor);
     crate::access::visit(visitor);
     crate::webhooks::visit(visitor);
+    crate::credentials::visit(visitor);
 }
 
 /// One stream category and what lives in it.

@@ -25,6 +25,7 @@ pub mod testing;
 pub mod access;
 pub mod appointments;
 pub mod calendar;
+pub mod credentials;
 pub mod goals;
 pub mod groceries;
 pub mod home;

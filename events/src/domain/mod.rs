@@ -9,6 +9,7 @@
 pub mod access;
 pub mod appointments;
 pub mod calendar;
+pub mod credentials;
 pub mod goals;
 pub mod groceries;
 pub mod home;
@@ -309,5 +310,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(timers::schemas());
     schemas.extend(travel::schemas());
     schemas.extend(webhooks::schemas());
+    schemas.extend(credentials::schemas());
     schemas
 }

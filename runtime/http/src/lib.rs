@@ -24,6 +24,7 @@ pub mod extract;
 pub mod limits;
 mod metrics;
 pub mod openapi;
+pub mod probe;
 pub mod problem;
 pub mod routes;
 pub mod state;
@@ -47,7 +48,7 @@ pub use state::{ApiState, ApiStateBuilder};
 use crate::routes::admin;
 use crate::routes::webhooks as webhook_routes;
 use crate::routes::{chain, live};
-use crate::routes::{commands, events, health, projections, session, tokens, users};
+use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
 
 /// Mounts the API, its metrics middleware and its error handling on `config`.
@@ -106,6 +107,10 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(users::set_profile)
             .service(users::sessions)
             .service(users::revoke_session)
+            .service(credentials::list)
+            .service(credentials::set)
+            .service(credentials::remove)
+            .service(credentials::test_credentials)
             .service(admin::erase);
     }
 }

@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 use crate::routes::admin;
 use crate::routes::webhooks;
 use crate::routes::{chain, live};
-use crate::routes::{commands, events, health, projections, session, tokens, users};
+use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
 
 /// Steward's API.
@@ -68,6 +68,10 @@ use crate::routes::{memory, read_models};
         users::set_profile,
         users::sessions,
         users::revoke_session,
+        credentials::list,
+        credentials::set,
+        credentials::remove,
+        credentials::test_credentials,
         admin::erase,
     ),
     modifiers(&BearerTokens),
@@ -81,6 +85,7 @@ use crate::routes::{memory, read_models};
         (name = "read models", description = "The domains' read models and the vector memory"),
         (name = "session", description = "First run, log in, log out"),
         (name = "users", description = "The household's users, profiles and sessions"),
+        (name = "credentials", description = "Integration credentials: set, test and remove, never read back"),
         (name = "admin", description = "Administration: erasing a data subject"),
     )
 )]

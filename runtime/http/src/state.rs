@@ -10,6 +10,7 @@ use steward_events::EventStore;
 use steward_host::Host;
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{Projection, ReadDb};
+use steward_store_core::CredentialVault;
 use tokio::sync::watch;
 
 use crate::auth::{AccessDirectory, new_token};
@@ -34,6 +35,7 @@ struct Inner {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    credentials: Option<CredentialVault>,
     login_limits: LoginLimits,
     session_lifetime: chrono::Duration,
     secure_cookies: bool,
@@ -59,6 +61,7 @@ pub struct ApiStateBuilder {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    credentials: Option<CredentialVault>,
     login_limits: LoginLimitsConfig,
     session_lifetime: chrono::Duration,
     secure_cookies: bool,
@@ -125,6 +128,13 @@ impl ApiStateBuilder {
         self
     }
 
+    /// The vault integration credentials are set in; without one, the
+    /// credential endpoints answer 503.
+    pub fn credentials(mut self, vault: CredentialVault) -> Self {
+        self.credentials = Some(vault);
+        self
+    }
+
     /// The state. Fails only if the API's metrics cannot register.
     pub fn build(self) -> Result<ApiState, prometheus::Error> {
         let metrics = HttpMetrics::new(&self.registry)?;
@@ -141,6 +151,7 @@ impl ApiStateBuilder {
                 bus: self.bus,
                 time_zone: self.time_zone,
                 memory: self.memory,
+                credentials: self.credentials,
                 login_limits: LoginLimits::new(self.login_limits),
                 session_lifetime: self.session_lifetime,
                 secure_cookies: self.secure_cookies,
@@ -164,6 +175,7 @@ impl ApiState {
             bus: None,
             time_zone: Tz::UTC,
             memory: None,
+            credentials: None,
             login_limits: LoginLimitsConfig::default(),
             session_lifetime: chrono::Duration::days(14),
             secure_cookies: false,
@@ -188,6 +200,11 @@ impl ApiState {
     /// The projections served.
     pub fn projections(&self) -> &[Arc<dyn Projection>] {
         &self.inner.projections
+    }
+
+    /// The credential vault, if the server has one.
+    pub fn credentials(&self) -> Option<&CredentialVault> {
+        self.inner.credentials.as_ref()
     }
 
     /// The token directory.

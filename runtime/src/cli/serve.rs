@@ -12,6 +12,7 @@ use steward_http::ApiState;
 use steward_http::webhooks::{RetryPolicy, WebhookWorker};
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
+use steward_store_core::CredentialVault;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -258,6 +259,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         .memory(memory)
         .registry(registry)
         .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()))
+        .credentials(CredentialVault::new(opened.store.clone()))
         .session_lifetime(chrono::TimeDelta::days(i64::from(
             config.session_days.max(1),
         )))

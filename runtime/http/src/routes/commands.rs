@@ -150,6 +150,15 @@ pub(crate) async fn send(
     })?;
     caller.require(scope_for(&stream))?;
     caller.require_category(stream.category())?;
+    if stream.category() == "credentials" {
+        // Its events say what the vault holds; only the vault's own
+        // endpoints, which change the vault with them, may record them.
+        return Err(ApiError::invalid(
+            "stream_id",
+            "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
+             not by command",
+        ));
+    }
     if !request.data.is_object() {
         return Err(ApiError::invalid("data", "`data` must be a JSON object"));
     }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod chain;
 pub mod commands;
+pub mod credentials;
 pub mod events;
 pub mod health;
 pub mod live;

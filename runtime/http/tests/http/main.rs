@@ -4,6 +4,7 @@
 mod auth;
 mod chain;
 mod commands;
+mod credentials;
 mod erasure;
 mod events;
 mod health;

@@ -104,6 +104,7 @@ impl Fixture {
             self.db.clone(),
         )
         .projections(self.projections.clone())
+        .credentials(steward_store_core::CredentialVault::new(self.store.clone()))
         .metrics_token(metrics_token)
         .memory(self.memory.clone())
         .build()
