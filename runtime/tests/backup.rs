@@ -104,8 +104,26 @@ fn a_backup_restores_into_an_empty_instance() {
     steward(target.path())
         .args(["restore", archive.to_str().expect("utf-8")])
         .assert()
+        .success()
+        .stdout(predicate::str::contains("restored"));
+    assert_eq!(
+        timeline(target.path()),
+        rebuilt,
+        "restoring the same archive again changes nothing"
+    );
+    steward(target.path())
+        .args(["events", "append", "inbox-9", "--type", "T", "--data", "{}"])
+        .assert()
+        .success();
+    steward(target.path())
+        .args(["restore", archive.to_str().expect("utf-8")])
+        .assert()
         .code(2)
-        .stderr(predicate::str::contains("needs an empty store"));
+        .stderr(
+            predicate::str::contains("needs an empty store").and(predicate::str::contains(
+                "which a restore of this archive did not write",
+            )),
+        );
 }
 
 #[test]

@@ -103,11 +103,23 @@ pub async fn a_backup_restores_exactly(source: &impl Harness, target: &impl Harn
         Err(BackupError::Corrupt(_))
     ));
 
+    // A restore that stopped halfway: the target holds the first events
+    // and nothing else. Restoring again carries on from there.
     let restored = target.open(master.clone()).await.expect("target opens");
+    let first = store
+        .log()
+        .read_all(Position::ORIGIN, 2)
+        .await
+        .expect("raw events");
+    restored
+        .log()
+        .import(first)
+        .await
+        .expect("a partial restore");
     restored
         .restore_backup(&archive)
         .await
-        .expect("restores into an empty store");
+        .expect("carries on with the partial restore");
     let after = everything(&restored).await;
     assert_eq!(
         CredentialVault::new(restored.clone())
@@ -150,6 +162,12 @@ pub async fn a_backup_restores_exactly(source: &impl Harness, target: &impl Harn
         3
     );
 
+    restored
+        .restore_backup(&archive)
+        .await
+        .expect("restoring the same archive again changes nothing");
+    assert_eq!(everything(&restored).await, before);
+
     // The restored store goes on after the restored log.
     let appended = restored
         .append(
@@ -160,8 +178,11 @@ pub async fn a_backup_restores_exactly(source: &impl Harness, target: &impl Harn
         .await
         .expect("appends after a restore");
     assert!(appended.last_position > header.head.expect("a head"));
-    assert!(matches!(
-        restored.restore_backup(&archive).await,
-        Err(BackupError::NotEmpty(_))
-    ));
+    assert!(
+        matches!(
+            restored.restore_backup(&archive).await,
+            Err(BackupError::NotEmpty(_))
+        ),
+        "a store holding more than the archive is not restored into"
+    );
 }

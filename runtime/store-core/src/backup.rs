@@ -243,8 +243,13 @@ impl Store {
     }
 
     /// Restores an archive made by [`Store::write_backup`] under the same
-    /// master key into this store, which must be empty, and returns the
-    /// archive's header. Everything is checked before anything is written.
+    /// master key into this store, and returns the archive's header.
+    /// Everything is checked before anything is written.
+    ///
+    /// The store must be empty, or hold exactly what an earlier restore of
+    /// this same archive wrote before it stopped (its first events, and
+    /// keys and credentials as the archive has them): then the restore
+    /// carries on from there. Anything else is [`BackupError::NotEmpty`].
     #[tracing::instrument(skip_all, err)]
     pub async fn restore_backup(&self, archive: &[u8]) -> Result<BackupHeader, BackupError> {
         let Contents {
@@ -253,37 +258,78 @@ impl Store {
             credentials,
             events,
         } = open_archive(self.master(), archive)?;
-        if let Some(head) = self.log().head().await? {
-            return Err(BackupError::NotEmpty(format!(
-                "events (up to position {head})"
-            )));
+        let restored = self.restored_so_far(&keys, &credentials, &events).await?;
+        if restored > 0 {
+            tracing::info!(
+                restored,
+                total = events.len(),
+                "carrying on with a restore that stopped halfway"
+            );
         }
-        let existing = self.vault().all_subject_keys().await?;
-        if !existing.is_empty() {
-            return Err(BackupError::NotEmpty(format!(
-                "{} subject keys",
-                existing.len()
-            )));
-        }
-        let existing = self.vault().credentials().await?;
-        if !existing.is_empty() {
-            return Err(BackupError::NotEmpty(format!(
-                "{} credentials",
-                existing.len()
-            )));
-        }
+        // Both are idempotent: a key or credential already restored is
+        // written again as it is.
         self.vault().import_subject_keys(keys).await?;
         for (name, sealed) in credentials {
             self.vault()
                 .put_credential(&name, &sealed, self.master_check())
                 .await?;
         }
-        let mut events = events.into_iter().peekable();
+        let mut events = events.into_iter().skip(restored).peekable();
         while events.peek().is_some() {
             let batch: Vec<RecordedEvent> = events.by_ref().take(PAGE).collect();
             self.log().import(batch).await?;
         }
         Ok(header)
+    }
+
+    /// How many of the archive's events the store already holds, when all
+    /// it holds is a beginning of the archive; refuses anything else.
+    async fn restored_so_far(
+        &self,
+        keys: &[(SubjectId, StoredKey)],
+        credentials: &[(String, Vec<u8>)],
+        events: &[RecordedEvent],
+    ) -> Result<usize, BackupError> {
+        let foreign = |what: String| {
+            BackupError::NotEmpty(format!(
+                "{what}, which a restore of this archive did not write"
+            ))
+        };
+        for (subject, key) in self.vault().all_subject_keys().await? {
+            if !keys.iter().any(|(s, k)| *s == subject && *k == key) {
+                return Err(foreign(format!("the key of {subject}")));
+            }
+        }
+        for stored in self.vault().credentials().await? {
+            if !credentials
+                .iter()
+                .any(|(name, sealed)| *name == stored.name && *sealed == stored.sealed)
+            {
+                return Err(foreign(format!("the credential of {}", stored.name)));
+            }
+        }
+        let mut restored = 0;
+        let mut after = Position::ORIGIN;
+        loop {
+            let page = self.log().read_all(after, PAGE).await?;
+            let Some(last) = page.last() else {
+                return Ok(restored);
+            };
+            after = last.global_position;
+            for event in page {
+                let same = events.get(restored).is_some_and(|expected| {
+                    expected.event_id == event.event_id
+                        && expected.global_position == event.global_position
+                });
+                if !same {
+                    return Err(foreign(format!(
+                        "event {} at position {}",
+                        event.event_id, event.global_position
+                    )));
+                }
+                restored += 1;
+            }
+        }
     }
 }
 
