@@ -273,7 +273,7 @@ fn password_hash(value: &str) -> Result<String, Rejection> {
 /// The domains a member may be granted: those of the catalog.
 fn domains(requested: Vec<String>) -> Result<Vec<String>, Rejection> {
     let known: Vec<&'static str> = crate::catalog::categories()
-        .into_iter()
+        .iter()
         .map(|category| category.domain)
         .filter(|domain| !matches!(*domain, "access" | "system"))
         .collect();

@@ -2,6 +2,8 @@
 //! its commands and its events. The README's table, the host's routes, the
 //! server's access rules and the NATS subjects are all read from here.
 
+use std::sync::LazyLock;
+
 use steward_events::domain::EventSet;
 
 use crate::aggregate::Aggregate;
@@ -53,22 +55,27 @@ pub fn category<A: Aggregate>() -> Category {
     }
 }
 
-/// Every category, in the catalog's order.
-pub fn categories() -> Vec<Category> {
-    struct Collect(Vec<Category>);
-    impl Visitor for Collect {
-        fn visit<A: Aggregate>(&mut self) {
-            self.0.push(category::<A>());
+/// Every category, in the catalog's order. Built once: listing an
+/// aggregate's commands means building its commands' JSON Schema, far too
+/// dear for every request that asks which domain a stream is in.
+pub fn categories() -> &'static [Category] {
+    static CATEGORIES: LazyLock<Vec<Category>> = LazyLock::new(|| {
+        struct Collect(Vec<Category>);
+        impl Visitor for Collect {
+            fn visit<A: Aggregate>(&mut self) {
+                self.0.push(category::<A>());
+            }
         }
-    }
-    let mut collect = Collect(Vec::new());
-    visit_all(&mut collect);
-    collect.0
+        let mut collect = Collect(Vec::new());
+        visit_all(&mut collect);
+        collect.0
+    });
+    &CATEGORIES
 }
 
 /// The category of a name, if an aggregate lives there.
-pub fn find(name: &str) -> Option<Category> {
-    categories().into_iter().find(|c| c.category == name)
+pub fn find(name: &str) -> Option<&'static Category> {
+    categories().iter().find(|c| c.category == name)
 }
 
 /// The JSON Schemas of commands, as committed under `schemas/commands/`:

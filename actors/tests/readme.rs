@@ -38,7 +38,7 @@ fn with_block(readme: &str, block: &str) -> Option<String> {
 fn the_readme_lists_every_stream_category() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md reads");
-    let expected = with_block(&readme, &table(&catalog::categories()))
+    let expected = with_block(&readme, &table(catalog::categories()))
         .unwrap_or_else(|| panic!("README.md has no `{START}` … `{END}` block"));
     if std::env::var_os("STEWARD_UPDATE_README").is_some() && expected != readme {
         std::fs::write(&path, &expected).expect("README.md writes");
@@ -54,7 +54,7 @@ fn the_readme_lists_every_stream_category() {
 #[test]
 fn every_category_has_a_row_naming_its_commands_and_events() {
     let categories = catalog::categories();
-    let table = table(&categories);
+    let table = table(categories);
     assert_eq!(table.lines().count(), categories.len() + 2);
     let groceries = table
         .lines()

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::catalog::{self, Generation, GenerationState, Request};
-use crate::db::ReadDb;
+use crate::db::{Dialect, ReadDb};
 use crate::error::{ApplyError, ProjectionError};
 use crate::metrics::ProjectionMetrics;
 use crate::projection::{ApplyContext, Projection};
@@ -264,10 +264,24 @@ impl ProjectionRunner {
         {
             return Ok(generation);
         }
-        let indexes = self
-            .projection
-            .create_indexes(self.db.dialect(), &generation.tables());
-        let live = catalog::promote(&self.db, &generation, indexes).await?;
+        let tables = generation.tables();
+        let mut statements = self.projection.create_indexes(self.db.dialect(), &tables);
+        if self.db.dialect() == Dialect::Postgres {
+            // Statistics for the planner before the first reader comes:
+            // without them PostgreSQL guesses from an empty table and may
+            // pick a plan that scans a whole category for one stream.
+            // Autovacuum keeps them fresh from there.
+            // Not every logical table exists in every dialect (the text
+            // index is SQLite's own), hence the check.
+            statements.extend(self.projection.tables().iter().map(|table| {
+                let name = tables.name(table);
+                format!(
+                    "DO $$ BEGIN IF to_regclass('{name}') IS NOT NULL \
+                     THEN ANALYZE {name}; END IF; END $$"
+                )
+            }));
+        }
+        let live = catalog::promote(&self.db, &generation, statements).await?;
         tracing::info!(generation = live.generation, "the new generation is live");
         Ok(live)
     }

@@ -110,6 +110,34 @@ async fn filters_page_newest_first_with_a_cursor(f: Fixture) {
         received_in_stream,
         [ids[8].clone(), ids[4].clone(), ids[2].clone()]
     );
+    let stream_in = |category: Option<&str>, categories: Option<Vec<&str>>| TimelineFilter {
+        stream: Some("message-7".to_owned()),
+        event_type: Some("Received".to_owned()),
+        category: category.map(str::to_owned),
+        categories: categories.map(|list| list.into_iter().map(str::to_owned).collect()),
+        ..TimelineFilter::default()
+    };
+    assert_eq!(
+        search(
+            &f.db,
+            stream_in(Some("message"), Some(vec!["pantry", "message"]))
+        )
+        .await,
+        received_in_stream,
+        "a stream in the category and among the categories"
+    );
+    assert!(
+        search(&f.db, stream_in(Some("pantry"), None))
+            .await
+            .is_empty(),
+        "a stream of another category"
+    );
+    assert!(
+        search(&f.db, stream_in(None, Some(vec!["pantry"])))
+            .await
+            .is_empty(),
+        "a stream outside the categories one may see"
+    );
     let by_actor = search(
         &f.db,
         TimelineFilter {
@@ -230,6 +258,17 @@ async fn readers_get_the_indexes_built_once_caught_up(f: Fixture) {
     ] {
         let expected = tables.name(&format!("timeline_events_{index}"));
         assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    if f.db.dialect() == steward_projections::Dialect::Postgres {
+        // Analysed when promoted: column statistics exist only after an
+        // ANALYZE (an index build counts the rows, but keeps no statistics).
+        let columns: i64 = sqlx::query("SELECT count(*) AS n FROM pg_stats WHERE tablename = $1")
+            .bind(&table)
+            .fetch_one(f.db.pool())
+            .await
+            .map(|row| sqlx::Row::get(&row, "n"))
+            .expect("pg_stats");
+        assert!(columns > 0, "{table} has column statistics");
     }
 }
 

@@ -417,7 +417,7 @@ impl Caller {
         }
         Some(
             steward_actors::catalog::categories()
-                .into_iter()
+                .iter()
                 .filter(|category| self.may_use(category.domain))
                 .map(|category| category.category.to_owned())
                 .collect(),
