@@ -82,8 +82,15 @@ pub struct Config {
     /// How long a browser session lasts, in days.
     pub session_days: u32,
     /// Whether session cookies are marked `Secure` (set it when users reach
-    /// Steward over HTTPS, as through the reverse proxy of `ops/`).
+    /// Steward over HTTPS, as through the reverse proxy of `ops/`; built-in
+    /// TLS implies it).
     pub secure_cookies: bool,
+    /// The certificate chain (PEM, the server's certificate first) with
+    /// which `serve` answers HTTPS itself, for a machine without a reverse
+    /// proxy; needs `tls_key_file`. Unset: plain HTTP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`; needs it.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// Where projections read the log.
@@ -146,6 +153,8 @@ impl Default for Config {
             projection_source: ProjectionSource::Store,
             session_days: 14,
             secure_cookies: false,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -185,12 +194,31 @@ const KEYS: &[&str] = &[
     "projection_source",
     "session_days",
     "secure_cookies",
+    "tls_cert_file",
+    "tls_key_file",
 ];
 
 /// A configuration that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl ConfigError {
+    fn half_tls(set: &str, missing: &str) -> Self {
+        Self(Box::new(figment::Error::from(format!(
+            "`{set}` is set but `{missing}` is not: built-in TLS needs both (or neither, for plain HTTP)"
+        ))))
+    }
+}
+
+/// The PEM files `serve` answers HTTPS with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsFiles<'a> {
+    /// The certificate chain, the server's certificate first.
+    pub certificate: &'a Path,
+    /// Its private key.
+    pub key: &'a Path,
+}
 
 impl Config {
     /// Loads defaults, then `file` (if it exists; `steward.toml` when not
@@ -213,6 +241,24 @@ impl Config {
             }))
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The certificate and key files of built-in TLS (`None`: plain HTTP).
+    /// One without the other is refused by name rather than quietly served
+    /// as plain HTTP.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles<'_>>, ConfigError> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(certificate), Some(key)) => Ok(Some(TlsFiles { certificate, key })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::half_tls("tls_cert_file", "tls_key_file")),
+            (None, Some(_)) => Err(ConfigError::half_tls("tls_key_file", "tls_cert_file")),
+        }
+    }
+
+    /// Whether session cookies are marked `Secure`: when configured so, and
+    /// always over built-in TLS, where every client is on HTTPS.
+    pub fn session_cookies_secure(&self) -> bool {
+        self.secure_cookies || self.tls_cert_file.is_some()
     }
 
     /// Where the read models live (see [`Config::read_models_url`]).
@@ -383,6 +429,53 @@ mod tests {
                 Some("scrape-secret-123")
             );
             assert!(!format!("{config:?}").contains("scrape-secret-123"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_makes_cookies_secure() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.tls_files().map_err(|e| e.to_string())?, None);
+            assert!(!config.session_cookies_secure());
+
+            jail.set_env("STEWARD_TLS_CERT_FILE", "/etc/steward/tls/server.crt");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let error = config
+                .tls_files()
+                .expect_err("a certificate without its key");
+            assert!(
+                error.to_string().contains("`tls_key_file` is not"),
+                "{error}"
+            );
+
+            jail.create_file(
+                "steward.toml",
+                "tls_key_file = \"/etc/steward/tls/server.key\"\n",
+            )?;
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let files = config.tls_files().map_err(|e| e.to_string())?;
+            assert_eq!(
+                files,
+                Some(TlsFiles {
+                    certificate: Path::new("/etc/steward/tls/server.crt"),
+                    key: Path::new("/etc/steward/tls/server.key"),
+                })
+            );
+            assert!(!config.secure_cookies);
+            assert!(config.session_cookies_secure());
+
+            jail.clear_env();
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let error = config
+                .tls_files()
+                .expect_err("a key without its certificate");
+            assert!(
+                error.to_string().contains("`tls_cert_file` is not"),
+                "{error}"
+            );
             Ok(())
         });
     }

@@ -827,20 +827,28 @@ fn http_with(
 /// connections; the process and the port.
 fn serve_on_a_free_port(dir: &std::path::Path) -> (std::process::Child, u16) {
     let port = free_port();
-    let binary = assert_cmd::cargo::cargo_bin("steward");
-    let serve = StdCommand::new(binary)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("STEWARD_NATS_URL")
-        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
-        .args(["serve"])
-        .spawn()
-        .expect("serve starts");
+    let serve = serve_command(dir, port).spawn().expect("serve starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(100));
     }
     (serve, port)
+}
+
+/// `steward serve` in `dir` listening on `port`, with the developer's
+/// model paths but none of their stores, bus or TLS settings.
+fn serve_command(dir: &std::path::Path, port: u16) -> StdCommand {
+    let mut serve = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"));
+    serve
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .env_remove("STEWARD_SECURE_COOKIES")
+        .env_remove("STEWARD_TLS_CERT_FILE")
+        .env_remove("STEWARD_TLS_KEY_FILE")
+        .env("STEWARD_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"]);
+    serve
 }
 
 /// Stops `serve` with SIGTERM and checks it stopped cleanly.
@@ -1191,5 +1199,177 @@ fn the_api_holds_to_its_openapi_document_under_schemathesis() {
     assert!(
         fuzz.status.success(),
         "schemathesis found problems:\n{report}"
+    );
+}
+
+/// A self-signed certificate for `localhost` and its key, written as
+/// `server.crt` and `server.key` in `dir`; the certificate's PEM.
+fn self_signed_certificate(dir: &std::path::Path) -> String {
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("a self-signed certificate");
+    let certificate = issued.cert.pem();
+    std::fs::write(dir.join("server.crt"), &certificate).expect("write certificate");
+    std::fs::write(dir.join("server.key"), issued.signing_key.serialize_pem()).expect("write key");
+    certificate
+}
+
+#[test]
+fn serve_over_tls_answers_https_with_the_certificate_files_and_secure_cookies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certificate = self_signed_certificate(dir.path());
+    // Relative paths, like `data_dir`'s: from the working directory.
+    std::fs::write(
+        dir.path().join("steward.toml"),
+        "tls_cert_file = \"server.crt\"\ntls_key_file = \"server.key\"\n",
+    )
+    .expect("write steward.toml");
+    steward(dir.path())
+        .args(["user", "add", "--owner", "--username", "alex"])
+        .write_stdin("correct horse battery\n")
+        .assert()
+        .success();
+
+    let port = free_port();
+    let mut serve = serve_command(dir.path(), port)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = serve.stderr.take().expect("stderr");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let announced = loop {
+        let line = lines_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("serve announces its address in time");
+        if line.contains("HTTP API listening") {
+            break line;
+        }
+    };
+    assert!(
+        announced.contains(&format!("https://127.0.0.1:{port}/api/v1")),
+        "{announced}"
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // A failed check still stops `serve`, which would otherwise outlive the
+    // test holding its output open.
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(https_checks(port, &certificate))
+    }));
+    stop(serve);
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// What `serve` over TLS on `port` must answer, trusting `certificate`.
+async fn https_checks(port: u16, certificate: &str) {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(certificate.as_bytes()).expect("PEM"))
+        .resolve("localhost", address)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let base = format!("https://localhost:{port}");
+    let healthz = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("an HTTPS answer");
+    assert_eq!(healthz.status(), 200);
+    assert_eq!(healthz.text().await.expect("body"), r#"{"status":"ok"}"#);
+
+    let login = client
+        .post(format!("{base}/api/v1/session"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"username":"alex","password":"correct horse battery"}"#)
+        .send()
+        .await
+        .expect("an HTTPS answer");
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    // Secure without `secure_cookies`: every client is on HTTPS.
+    assert!(
+        cookie
+            .split(';')
+            .any(|part| part.trim().eq_ignore_ascii_case("secure")),
+        "{cookie}"
+    );
+
+    // The port speaks TLS only.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    assert!(plain.is_err(), "plain HTTP answered: {plain:?}");
+}
+
+#[test]
+fn serve_refuses_half_or_unusable_tls_configuration_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    self_signed_certificate(dir.path());
+    std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").expect("write");
+    let refused = |settings: &[(&str, &str)], expected: &[&str]| {
+        let mut serve = steward(dir.path());
+        serve
+            .env("STEWARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("STEWARD_MEMORY", "false")
+            .args(["serve"])
+            .timeout(Duration::from_secs(60));
+        for (key, value) in settings {
+            serve.env(key, value);
+        }
+        let mut stderr = predicate::str::contains("configuration").boxed();
+        for text in expected {
+            stderr = stderr.and(predicate::str::contains(*text)).boxed();
+        }
+        serve.assert().code(2).stderr(stderr);
+    };
+    refused(
+        &[("STEWARD_TLS_CERT_FILE", "server.crt")],
+        &["`tls_cert_file` is set but `tls_key_file` is not"],
+    );
+    refused(
+        &[("STEWARD_TLS_KEY_FILE", "server.key")],
+        &["`tls_key_file` is set but `tls_cert_file` is not"],
+    );
+    refused(
+        &[
+            ("STEWARD_TLS_CERT_FILE", "nowhere.crt"),
+            ("STEWARD_TLS_KEY_FILE", "server.key"),
+        ],
+        &["certificate file nowhere.crt", "No such file"],
+    );
+    refused(
+        &[
+            ("STEWARD_TLS_CERT_FILE", "garbage.pem"),
+            ("STEWARD_TLS_KEY_FILE", "server.key"),
+        ],
+        &["certificate file garbage.pem", "no certificate"],
+    );
+    refused(
+        &[
+            ("STEWARD_TLS_CERT_FILE", "server.crt"),
+            ("STEWARD_TLS_KEY_FILE", "garbage.pem"),
+        ],
+        &["key file garbage.pem", "no private key"],
     );
 }

@@ -11,8 +11,12 @@
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the routes,
 //!   served at `/api/openapi.json` with a browsable page at `/api/docs/`.
 //!
+//! - [`tls`]: the rustls configuration for serving HTTPS from certificate
+//!   files, without a reverse proxy.
+//!
 //! [`configure`] mounts everything on an actix-web app, so tests drive the
-//! API without a socket; [`serve`] binds it and runs it until shutdown.
+//! API without a socket; [`serve`] binds it and runs it until shutdown
+//! ([`serve_tls`] over TLS).
 //! Public routes are exactly `/healthz`, `/readyz`, `/metrics` (unless a
 //! scrape token is configured), `/api/openapi.json`, `/api/docs/`, and the
 //! first-run and login routes (`/api/v1/setup`, `POST /api/v1/session`).
@@ -28,6 +32,7 @@ pub mod probe;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod tls;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -165,15 +170,40 @@ pub async fn serve(
     workers: usize,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    run(listener, None, state, workers, shutdown).await
+}
+
+/// [`serve`] over TLS (HTTP/1.1; see [`tls::server_config`]): only TLS
+/// handshakes are answered on `listener`, plain HTTP is not.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    state: ApiState,
+    workers: usize,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    run(listener, Some(tls), state, workers, shutdown).await
+}
+
+async fn run(
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    state: ApiState,
+    workers: usize,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     // Open event streams end as shutdown begins, instead of holding it up.
     let streams = live::LiveShutdown::new(shutdown.clone());
     let server =
         HttpServer::new(move || app(state.clone()).app_data(web::Data::new(streams.clone())))
             .workers(workers.max(1))
             .shutdown_timeout(10)
-            .disable_signals()
-            .listen(listener)?
-            .run();
+            .disable_signals();
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.cancelled().await;

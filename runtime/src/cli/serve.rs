@@ -57,6 +57,12 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     let stop_asked = StopSignal::listen();
     let shutdown = CancellationToken::new();
     // Everything that can refuse the configuration comes before any worker.
+    let tls = config
+        .tls_files()
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .map(|files| steward_http::tls::server_config(files.certificate, files.key))
+        .transpose()
+        .map_err(|e| Failure::Input(format!("configuration: {e}")))?;
     let embedder = load_embedder(config).map_err(|e| Failure::Input(e.to_string()))?;
     let projections =
         projections_with(config, embedder.clone()).map_err(|e| Failure::Input(e.to_string()))?;
@@ -263,16 +269,21 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         .session_lifetime(chrono::TimeDelta::days(i64::from(
             config.session_days.max(1),
         )))
-        .secure_cookies(config.secure_cookies);
+        .secure_cookies(config.session_cookies_secure());
     if config.nats_url.is_some() {
         api = api.bus(bus_status);
     }
     let api = api.build().map_err(|e| Failure::Other(e.into()))?;
-    announce(&listener, &api).await;
+    announce(&listener, tls.is_some(), &api).await;
     let http_workers = config.http_workers;
     let http_shutdown = shutdown.clone();
     workers.spawn(async move {
-        let served = steward_http::serve(listener, api, http_workers, http_shutdown).await;
+        let served = match tls {
+            Some(tls) => {
+                steward_http::serve_tls(listener, tls, api, http_workers, http_shutdown).await
+            }
+            None => steward_http::serve(listener, api, http_workers, http_shutdown).await,
+        };
         ("http server", served.map_err(anyhow::Error::from))
     });
 
@@ -317,16 +328,21 @@ async fn nats_source(
     Ok(Some((client, source_config)))
 }
 
-/// Says where the API is, and the setup code while there is no owner.
-async fn announce(listener: &std::net::TcpListener, api: &ApiState) {
+/// Says where the API is (`https` over built-in TLS), and the setup code
+/// while there is no owner.
+async fn announce(listener: &std::net::TcpListener, tls: bool, api: &ApiState) {
     let address = listener
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |address| address.to_string());
-    tracing::info!(%address, "HTTP API listening: http://{address}/api/v1 (docs at /api/docs/)");
+    let scheme = if tls { "https" } else { "http" };
+    tracing::info!(
+        %address,
+        "HTTP API listening: {scheme}://{address}/api/v1 (docs at /api/docs/)"
+    );
     match api.issue_setup_code().await {
         Ok(Some(code)) => tracing::warn!(
-            "Steward has no owner yet. Create it at http://{address}/ (POST /api/v1/setup) with \
-             the one-time setup code {code}, or with `steward user add --owner`"
+            "Steward has no owner yet. Create it at {scheme}://{address}/ (POST /api/v1/setup) \
+             with the one-time setup code {code}, or with `steward user add --owner`"
         ),
         Ok(None) => {}
         Err(error) => tracing::error!(%error, "could not read the access stream"),
