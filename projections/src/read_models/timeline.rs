@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use steward_events::domain::DomainEvent;
 use steward_events::domain::subject::SubjectErased;
-use steward_events::{Personal, Position, RecordedEvent};
+use steward_events::{Personal, Position, RecordedEvent, StreamId};
 
 use crate::db::{Dialect, ReadDb, from_sql_int, instant, sql_int};
 use crate::error::{ApplyError, ProjectionError};
@@ -349,13 +349,16 @@ pub async fn query(
     if let Some(stream) = &filter.stream {
         // A stream's category is part of its id: checked here rather than
         // in SQL, where a second condition can lead the planner to scan a
-        // whole category for one stream.
-        let category = stream.split('-').next().unwrap_or_default();
-        let allowed = filter.category.as_deref().is_none_or(|c| c == category)
-            && filter
-                .categories
-                .as_ref()
-                .is_none_or(|list| list.iter().any(|c| c == category));
+        // whole category for one stream. An id that does not parse names
+        // no stream, so nothing matches it.
+        let allowed = StreamId::parse(stream.clone()).is_ok_and(|parsed| {
+            let category = parsed.category();
+            filter.category.as_deref().is_none_or(|c| c == category)
+                && filter
+                    .categories
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|c| c == category))
+        });
         if !allowed {
             return Ok(TimelinePage {
                 entries: Vec::new(),

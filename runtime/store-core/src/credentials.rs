@@ -57,6 +57,16 @@ impl CredentialVault {
             .map_err(|e| StoreError::MasterKey(format!("credential of `{name}`: {e}")))
     }
 
+    /// When `name`'s credential was last set, if it has one.
+    pub async fn updated_at(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .store
+            .vault()
+            .credential(name)
+            .await?
+            .map(|stored| stored.updated_at))
+    }
+
     /// Every credential's name and when it was set.
     pub async fn list(&self) -> Result<Vec<CredentialInfo>, StoreError> {
         Ok(self

@@ -37,6 +37,7 @@ mod store;
 pub use credentials::{CredentialInfo, CredentialVault};
 pub use log::{
     CommitNotifier, EventLog, KeyVault, Rotated, SnapshotRow, StoredCredential, StoredKey,
+    master_key_rotated, rotation_from_another_key,
 };
 pub use master_key::{KeyRotation, MasterKey, MasterKeyError};
 pub use snapshot::Snapshot;

@@ -217,6 +217,24 @@ pub trait KeyVault: Send + Sync + 'static {
     async fn rotate_master_key(&self, rotation: &KeyRotation) -> Result<Rotated, StoreError>;
 }
 
+/// What a vault answers when asked to store a key or credential sealed
+/// under a master key that a rotation has retired since the caller opened
+/// the store.
+pub fn master_key_rotated() -> StoreError {
+    StoreError::MasterKey(
+        "the master key was rotated since this process opened the store; \
+         restart it with the new key"
+            .into(),
+    )
+}
+
+/// What a vault answers when asked to rotate from a key not in force.
+pub fn rotation_from_another_key() -> StoreError {
+    StoreError::MasterKey(
+        "the key to rotate from is not the one this store's keys are sealed under".into(),
+    )
+}
+
 /// An integration's credential as the vault keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCredential {

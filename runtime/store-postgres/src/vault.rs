@@ -7,7 +7,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Transaction};
 use steward_events::{StoreError, SubjectId};
-use steward_store_core::{KeyRotation, KeyVault, Rotated, StoredCredential, StoredKey};
+use steward_store_core::{
+    KeyRotation, KeyVault, Rotated, StoredCredential, StoredKey, master_key_rotated,
+    rotation_from_another_key,
+};
 
 use crate::error::query_failed;
 use crate::store::PostgresStore;
@@ -36,9 +39,6 @@ fn names(subjects: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
         .collect()
 }
 
-const ROTATED: &str = "the master key was rotated since this process opened the store; \
-     restart it with the new key";
-
 /// The master-key check value in force. `FOR SHARE` makes a rotation (which
 /// takes the row `FOR UPDATE`) wait for this transaction, and this one wait
 /// for a rotation under way and then see its new value: a key is never
@@ -56,7 +56,7 @@ async fn ensure_in_force(
     if in_force.as_deref() == Some(master_check) {
         Ok(())
     } else {
-        Err(StoreError::MasterKey(ROTATED.into()))
+        Err(master_key_rotated())
     }
 }
 
@@ -243,9 +243,7 @@ impl KeyVault for PostgresStore {
                 .await
                 .map_err(query_failed)?;
         if !in_force.is_some_and(|check| rotation.old_key_in_force(&check)) {
-            return Err(StoreError::MasterKey(
-                "the key to rotate from is not the one this store's keys are sealed under".into(),
-            ));
+            return Err(rotation_from_another_key());
         }
         // Rows are matched on their old value too: a subject erased while
         // this ran keeps its tombstone instead of getting a key back.

@@ -7,7 +7,10 @@ use chrono::Utc;
 use sqlx::Row;
 use sqlx::{Sqlite, Transaction};
 use steward_events::{StoreError, SubjectId};
-use steward_store_core::{KeyRotation, KeyVault, Rotated, StoredCredential, StoredKey};
+use steward_store_core::{
+    KeyRotation, KeyVault, Rotated, StoredCredential, StoredKey, master_key_rotated,
+    rotation_from_another_key,
+};
 
 use crate::SqliteLog;
 use crate::codec::{from_micros, micros};
@@ -36,12 +39,9 @@ async fn ensure_in_force(
     if check_in_force(tx).await? == master_check {
         Ok(())
     } else {
-        Err(StoreError::MasterKey(ROTATED.into()))
+        Err(master_key_rotated())
     }
 }
-
-const ROTATED: &str = "the master key was rotated since this process opened the store; \
-     restart it with the new key";
 
 fn credential_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredCredential, StoreError> {
     Ok(StoredCredential {
@@ -260,9 +260,7 @@ impl KeyVault for SqliteLog {
     async fn rotate_master_key(&self, rotation: &KeyRotation) -> Result<Rotated, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         if !rotation.old_key_in_force(&check_in_force(&mut tx).await?) {
-            return Err(StoreError::MasterKey(
-                "the key to rotate from is not the one this store's keys are sealed under".into(),
-            ));
+            return Err(rotation_from_another_key());
         }
         let mut rotated = Rotated::default();
         let keys = sqlx::query(

@@ -119,18 +119,10 @@ async fn recorded(state: &ApiState) -> Result<Credentials, ApiError> {
 async fn record(
     state: &ApiState,
     caller: &Caller,
-    command: serde_json::Value,
+    command_type: &str,
+    data: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let command_type = command["command_type"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let envelope = CommandEnvelope::new(
-        credentials_stream(),
-        command_type,
-        command["data"].clone(),
-        caller.actor(),
-    );
+    let envelope = CommandEnvelope::new(credentials_stream(), command_type, data, caller.actor());
     state.host().execute(envelope).await?;
     Ok(())
 }
@@ -205,10 +197,11 @@ pub(crate) async fn set(
     record(
         &state,
         &caller,
-        json!({ "command_type": "RecordCredentialsSet", "data": {
+        "RecordCredentialsSet",
+        json!({
             "integration": integration, "kind": secret.kind,
             "endpoint": secret.endpoint, "fields": fields,
-        }}),
+        }),
     )
     .await?;
     let recorded = recorded(&state).await?;
@@ -216,12 +209,7 @@ pub(crate) async fn set(
         .integrations
         .get(&integration)
         .ok_or_else(|| ApiError::internal("credentials just set are not recorded"))?;
-    let updated_at = vault(&state)?
-        .list()
-        .await?
-        .into_iter()
-        .find(|info| info.name == integration)
-        .map(|info| info.updated_at);
+    let updated_at = vault(&state)?.updated_at(&integration).await?;
     Ok(HttpResponse::Ok().json(view(&integration, credential, updated_at)))
 }
 
@@ -245,7 +233,8 @@ pub(crate) async fn remove(
     record(
         &state,
         &caller,
-        json!({ "command_type": "RecordCredentialsRemoved", "data": { "integration": integration } }),
+        "RecordCredentialsRemoved",
+        json!({ "integration": integration }),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -288,10 +277,11 @@ pub(crate) async fn test_credentials(
     record(
         &state,
         &caller,
-        json!({ "command_type": "RecordCredentialsTest", "data": {
+        "RecordCredentialsTest",
+        json!({
             "integration": integration, "ok": result.ok, "detail": result.detail,
             "latency_ms": latency_ms, "tested_at": tested_at,
-        }}),
+        }),
     )
     .await?;
     Ok(HttpResponse::Ok().json(TestView {
