@@ -30,6 +30,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::access::visit(visitor);
     crate::webhooks::visit(visitor);
     crate::credentials::visit(visitor);
+    crate::plans::visit(visitor);
 }
 
 /// One stream category and what lives in it.

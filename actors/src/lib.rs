@@ -15,6 +15,7 @@
 //!   [`appointments`], [`goals`], [`groceries`], [`maintenance`], and
 //!   [`timers`], which send a command to any of them at a time, and
 //!   [`access`], the API tokens.
+//! - [`plans`]: what the planner proposes, its approval and its steps.
 //! - [`saga`]: the process managers that connect the domains.
 
 pub mod aggregate;
@@ -31,6 +32,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod plans;
 pub mod saga;
 pub mod timers;
 pub mod travel;

@@ -15,6 +15,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod plans;
 pub mod saga;
 pub mod subject;
 pub mod timers;
@@ -311,5 +312,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(travel::schemas());
     schemas.extend(webhooks::schemas());
     schemas.extend(credentials::schemas());
+    schemas.extend(plans::schemas());
     schemas
 }

@@ -123,6 +123,7 @@ pub struct Embedder {
     output: String,
     dims: usize,
     model_id: String,
+    environment: Environment,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -195,6 +196,7 @@ impl Embedder {
             output,
             dims: 0,
             model_id: config.model_id.clone(),
+            environment,
         };
         // The first run also warms ONNX Runtime up, so the first real text
         // does not pay for it.
@@ -214,6 +216,13 @@ impl Embedder {
     /// The identifier to record beside the vectors it makes.
     pub fn model_id(&self) -> &str {
         &self.model_id
+    }
+
+    /// The ONNX Runtime environment the model runs in, for models that
+    /// work on its vectors (the planner's intent classifier): a process has
+    /// one, loaded from one library.
+    pub fn onnx_environment(&self) -> &Environment {
+        &self.environment
     }
 
     /// One unit-length vector per text, in order. Texts longer than 256

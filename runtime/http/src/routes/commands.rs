@@ -150,14 +150,19 @@ pub(crate) async fn send(
     })?;
     caller.require(scope_for(&stream))?;
     caller.require_category(stream.category())?;
-    if stream.category() == "credentials" {
-        // Its events say what the vault holds; only the vault's own
-        // endpoints, which change the vault with them, may record them.
-        return Err(ApiError::invalid(
-            "stream_id",
+    // Streams whose events only their own component may write: the vault's
+    // endpoints change the vault with the credentials' events, and a plan's
+    // approver is the authenticated user, never a name in a command's data.
+    let written_elsewhere = match stream.category() {
+        "credentials" => Some(
             "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
              not by command",
-        ));
+        ),
+        "plan" => Some("plans are written by the planner and their approvals, not by command"),
+        _ => None,
+    };
+    if let Some(message) = written_elsewhere {
+        return Err(ApiError::invalid("stream_id", message));
     }
     if !request.data.is_object() {
         return Err(ApiError::invalid("data", "`data` must be a JSON object"));

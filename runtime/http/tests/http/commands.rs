@@ -185,8 +185,31 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing(fixture: Fixture
     assert_eq!(versions(&fixture, "shoppinglist-home").await, None);
 }
 
+/// A plan's approver is whoever is signed in; a command naming one in its
+/// data would let anyone approve as anyone.
+async fn plans_are_not_written_by_command(fixture: Fixture) {
+    let app = test::init_service(app(fixture.state())).await;
+    for (command_type, data) in [
+        ("ApprovePlan", json!({ "user_id": "owner" })),
+        ("RecordStepIssued", json!({ "step": 0, "command_id": "x" })),
+    ] {
+        let (status, body) = call(
+            &app,
+            with_token(
+                post(json!({ "stream_id": "plan-1", "command_type": command_type, "data": data })),
+                &fixture.admin,
+            ),
+        )
+        .await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid-input");
+        assert_eq!(body["field"], "stream_id", "{body}");
+    }
+    assert_eq!(versions(&fixture, "plan-1").await, None);
+}
+
 on_both_backends!(
     a_command_is_handled_once_and_recorded_with_the_callers_token,
     a_refused_command_names_its_rule,
     bad_input_is_a_4xx_naming_the_field_and_writes_nothing,
+    plans_are_not_written_by_command,
 );
