@@ -31,6 +31,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::webhooks::visit(visitor);
     crate::credentials::visit(visitor);
     crate::plans::visit(visitor);
+    crate::policies::visit(visitor);
 }
 
 /// One stream category and what lives in it.

@@ -15,7 +15,8 @@
 //!   [`appointments`], [`goals`], [`groceries`], [`maintenance`], and
 //!   [`timers`], which send a command to any of them at a time, and
 //!   [`access`], the API tokens.
-//! - [`plans`]: what the planner proposes, its approval and its steps.
+//! - [`plans`]: what the planner proposes, its approval and its steps, and
+//!   [`policies`], how much it may do alone.
 //! - [`saga`]: the process managers that connect the domains.
 
 pub mod aggregate;
@@ -33,6 +34,7 @@ pub mod home;
 pub mod inbox;
 pub mod maintenance;
 pub mod plans;
+pub mod policies;
 pub mod saga;
 pub mod timers;
 pub mod travel;

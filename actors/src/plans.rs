@@ -46,6 +46,9 @@ const MAX_TEXT_CHARS: usize = 4_000;
 /// Commands to a plan (`plan-<id>`).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(tag = "command_type", content = "data", deny_unknown_fields)]
+// Commands are decoded one at a time and moved once: boxing the proposal
+// would save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum PlanCommand {
     /// The planner proposes the plan. Proposing the same again changes
     /// nothing.

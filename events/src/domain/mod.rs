@@ -16,6 +16,7 @@ pub mod home;
 pub mod inbox;
 pub mod maintenance;
 pub mod plans;
+pub mod policies;
 pub mod saga;
 pub mod subject;
 pub mod timers;
@@ -313,5 +314,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(webhooks::schemas());
     schemas.extend(credentials::schemas());
     schemas.extend(plans::schemas());
+    schemas.extend(policies::schemas());
     schemas
 }

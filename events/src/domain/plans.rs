@@ -309,6 +309,9 @@ impl DomainEvent for PlanFailed {
 
 crate::domain_events! {
     /// What a plan stream holds.
+    // A plan's stream is short and read once per command: boxing the
+    // proposal would save nothing worth its noise in every match.
+    #[allow(clippy::large_enum_variant)]
     pub enum PlanEvent {
         /// The planner proposed it.
         Proposed(PlanProposed),
