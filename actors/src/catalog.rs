@@ -32,6 +32,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::credentials::visit(visitor);
     crate::plans::visit(visitor);
     crate::policies::visit(visitor);
+    crate::actuations::visit(visitor);
 }
 
 /// One stream category and what lives in it.

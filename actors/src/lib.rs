@@ -16,7 +16,8 @@
 //!   [`timers`], which send a command to any of them at a time, and
 //!   [`access`], the API tokens.
 //! - [`plans`]: what the planner proposes, its approval and its steps, and
-//!   [`policies`], how much it may do alone.
+//!   [`policies`], how much it may do alone, and [`actuations`], the
+//!   commands the actuator carries out, attempt by attempt.
 //! - [`saga`]: the process managers that connect the domains.
 
 pub mod aggregate;
@@ -25,6 +26,7 @@ pub mod command;
 pub mod testing;
 
 pub mod access;
+pub mod actuations;
 pub mod appointments;
 pub mod calendar;
 pub mod credentials;

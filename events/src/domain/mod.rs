@@ -7,6 +7,7 @@
 //! old shape on every read; a JSON fixture of the old shape keeps it honest.
 
 pub mod access;
+pub mod actuations;
 pub mod appointments;
 pub mod calendar;
 pub mod credentials;
@@ -315,5 +316,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(credentials::schemas());
     schemas.extend(plans::schemas());
     schemas.extend(policies::schemas());
+    schemas.extend(actuations::schemas());
     schemas
 }

@@ -151,14 +151,18 @@ pub(crate) async fn send(
     caller.require(scope_for(&stream))?;
     caller.require_category(stream.category())?;
     // Streams whose events only their own component may write: the vault's
-    // endpoints change the vault with the credentials' events, and a plan's
-    // approver is the authenticated user, never a name in a command's data.
+    // endpoints change the vault with the credentials' events, a plan's
+    // approver is the authenticated user, never a name in a command's data,
+    // and only an approved plan acts on the world.
     let written_elsewhere = match stream.category() {
         "credentials" => Some(
             "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
              not by command",
         ),
         "plan" => Some("plans are written by the planner and their approvals, not by command"),
+        "actuation" => {
+            Some("actuations are written by the actuator for approved plans, not by command")
+        }
         _ => None,
     };
     if let Some(message) = written_elsewhere {

@@ -186,17 +186,27 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing(fixture: Fixture
 }
 
 /// A plan's approver is whoever is signed in; a command naming one in its
-/// data would let anyone approve as anyone.
-async fn plans_are_not_written_by_command(fixture: Fixture) {
+/// data would let anyone approve as anyone. An actuation straight from a
+/// command would act on the world with no plan or policy behind it.
+async fn plans_and_actuations_are_not_written_by_command(fixture: Fixture) {
     let app = test::init_service(app(fixture.state())).await;
-    for (command_type, data) in [
-        ("ApprovePlan", json!({ "user_id": "owner" })),
-        ("RecordStepIssued", json!({ "step": 0, "command_id": "x" })),
+    for (stream, command_type, data) in [
+        ("plan-1", "ApprovePlan", json!({ "user_id": "owner" })),
+        (
+            "plan-1",
+            "RecordStepIssued",
+            json!({ "step": 0, "command_id": "x" }),
+        ),
+        (
+            "actuation-1",
+            "RequestActuation",
+            json!({ "integration": "mqtt", "action": { "topic": "x" } }),
+        ),
     ] {
         let (status, body) = call(
             &app,
             with_token(
-                post(json!({ "stream_id": "plan-1", "command_type": command_type, "data": data })),
+                post(json!({ "stream_id": stream, "command_type": command_type, "data": data })),
                 &fixture.admin,
             ),
         )
@@ -205,11 +215,12 @@ async fn plans_are_not_written_by_command(fixture: Fixture) {
         assert_eq!(body["field"], "stream_id", "{body}");
     }
     assert_eq!(versions(&fixture, "plan-1").await, None);
+    assert_eq!(versions(&fixture, "actuation-1").await, None);
 }
 
 on_both_backends!(
     a_command_is_handled_once_and_recorded_with_the_callers_token,
     a_refused_command_names_its_rule,
     bad_input_is_a_4xx_naming_the_field_and_writes_nothing,
-    plans_are_not_written_by_command,
+    plans_and_actuations_are_not_written_by_command,
 );

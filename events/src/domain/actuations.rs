@@ -1,0 +1,150 @@
+//! Events of actuations (`actuation-<command_id>`): one command the
+//! actuator carries out through an integration (an MQTT publish, a mail
+//! sent, a CalDAV event created, an HTTP request), attempt by attempt.
+//!
+//! The stream id is the command's id, which is also the idempotency key
+//! handed to the integration: a command is carried out at least once, and
+//! an integration that honours the key carries it out once. Each attempt is
+//! recorded as started, then succeeded or failed; a failure says whether
+//! and when it will be retried (exponential back-off, bounded attempts). A
+//! dry run records what would have been done and does nothing.
+//!
+//! The action and the results can carry personal data (a mail's
+//! recipient, an event's title): they are sealed.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::DomainEvent;
+
+/// The plan step an actuation carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStepRef {
+    /// The plan's id.
+    pub plan_id: String,
+    /// The step's index.
+    pub step: u32,
+}
+
+/// The actuator was asked to carry out an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationRequested {
+    /// The integration that carries it out (`mqtt`, `smtp`).
+    pub integration: String,
+    /// What to do, in the integration's terms.
+    #[serde(default)]
+    pub action: Value,
+    /// The plan step it belongs to, if a plan issued it.
+    #[serde(default)]
+    pub plan_step: Option<PlanStepRef>,
+    /// Record what would be done, do nothing.
+    pub dry_run: bool,
+    /// How many attempts at most.
+    pub max_attempts: u32,
+    /// When it was asked.
+    pub requested_at: DateTime<Utc>,
+}
+
+impl DomainEvent for ActuationRequested {
+    const EVENT_TYPE: &'static str = "ActuationRequested";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["action"];
+}
+
+/// An attempt began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationStarted {
+    /// The attempt, from 1.
+    pub attempt: u32,
+    /// When.
+    pub started_at: DateTime<Utc>,
+}
+
+impl DomainEvent for ActuationStarted {
+    const EVENT_TYPE: &'static str = "ActuationStarted";
+    const SCHEMA_VERSION: u16 = 1;
+}
+
+/// An attempt carried the action out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationSucceeded {
+    /// The attempt.
+    pub attempt: u32,
+    /// What the other side answered (a message id, an HTTP status and body).
+    #[serde(default)]
+    pub result: Value,
+    /// How long the attempt took.
+    pub latency_ms: u64,
+}
+
+impl DomainEvent for ActuationSucceeded {
+    const EVENT_TYPE: &'static str = "ActuationSucceeded";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["result"];
+}
+
+/// An attempt failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationFailed {
+    /// The attempt.
+    pub attempt: u32,
+    /// What went wrong (servers' answers may quote addresses: sealed).
+    #[serde(default)]
+    pub error: String,
+    /// When the next attempt is due; `None`: no more attempts, the
+    /// actuation failed for good.
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
+    /// How long the attempt took.
+    pub latency_ms: u64,
+}
+
+impl DomainEvent for ActuationFailed {
+    const EVENT_TYPE: &'static str = "ActuationFailed";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["error"];
+}
+
+/// A dry run: what would have been done, with nothing done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActuationSimulated {
+    /// What the integration would have sent, in its words.
+    #[serde(default)]
+    pub would: Value,
+}
+
+impl DomainEvent for ActuationSimulated {
+    const EVENT_TYPE: &'static str = "ActuationSimulated";
+    const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["would"];
+}
+
+crate::domain_events! {
+    /// What an actuation stream holds.
+    pub enum ActuationEvent {
+        /// It was asked for.
+        Requested(ActuationRequested),
+        /// An attempt began.
+        Started(ActuationStarted),
+        /// An attempt succeeded.
+        Succeeded(ActuationSucceeded),
+        /// An attempt failed.
+        Failed(ActuationFailed),
+        /// A dry run.
+        Simulated(ActuationSimulated),
+    }
+}
+
+/// The JSON Schema of every event type of the domain.
+pub fn schemas() -> Vec<(String, schemars::Schema)> {
+    use super::EventSet as _;
+    ActuationEvent::schemas()
+}
