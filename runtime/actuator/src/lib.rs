@@ -1,0 +1,18 @@
+//! Steward's actuator: carries approved commands out on the world outside.
+//!
+//! An [`Integration`] turns one action (a JSON object in the integration's
+//! terms) into an effect outside: an MQTT publish, a mail, a calendar
+//! entry, an HTTP request. It answers with an [`Outcome`] or an
+//! [`IntegrationError`] that says whether trying again may help, which is
+//! what the actuation's retry rule needs. Every integration can also
+//! [`describe`](Integration::describe) an action without doing it, for dry
+//! runs.
+//!
+//! - [`mqtt`]: publishes to an MQTT broker and waits for its PUBACK, so a
+//!   success means the broker has the message.
+
+pub mod mqtt;
+
+mod integration;
+
+pub use integration::{Integration, IntegrationError, Outcome};
