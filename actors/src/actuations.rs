@@ -258,6 +258,7 @@ impl Aggregate for Actuation {
                 self.current(attempt)?;
                 Ok(vec![ActuationEvent::Succeeded(ActuationSucceeded {
                     attempt,
+                    plan_step: self.requested()?.plan_step.clone(),
                     result,
                     latency_ms,
                 })])
@@ -278,6 +279,7 @@ impl Aggregate for Actuation {
                     .then(|| context.now + retry_delay(attempt));
                 Ok(vec![ActuationEvent::Failed(ActuationFailed {
                     attempt,
+                    plan_step: request.plan_step.clone(),
                     error,
                     retry_at,
                     latency_ms,
@@ -292,6 +294,7 @@ impl Aggregate for Actuation {
                     return Ok(Vec::new());
                 }
                 Ok(vec![ActuationEvent::Simulated(ActuationSimulated {
+                    plan_step: request.plan_step.clone(),
                     would,
                 })])
             }

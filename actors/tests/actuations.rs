@@ -19,14 +19,18 @@ fn action() -> serde_json::Value {
     json!({"topic": "zigbee2mqtt/living_room/set", "payload": {"state": "OFF"}})
 }
 
+fn step() -> PlanStepRef {
+    PlanStepRef {
+        plan_id: "p1".into(),
+        step: 0,
+    }
+}
+
 fn request(dry_run: bool, max_attempts: Option<u32>) -> ActuationCommand {
     ActuationCommand::RequestActuation {
         integration: " mqtt ".into(),
         action: action(),
-        plan_step: Some(PlanStepRef {
-            plan_id: "p1".into(),
-            step: 0,
-        }),
+        plan_step: Some(step()),
         dry_run,
         max_attempts,
     }
@@ -36,10 +40,7 @@ fn requested(dry_run: bool, max_attempts: u32) -> ActuationEvent {
     ActuationEvent::Requested(ActuationRequested {
         integration: "mqtt".into(),
         action: action(),
-        plan_step: Some(PlanStepRef {
-            plan_id: "p1".into(),
-            step: 0,
-        }),
+        plan_step: Some(step()),
         dry_run,
         max_attempts,
         requested_at: now(),
@@ -56,6 +57,7 @@ fn started(attempt: u32) -> ActuationEvent {
 fn failed(attempt: u32, retry_at: Option<DateTime<Utc>>) -> ActuationEvent {
     ActuationEvent::Failed(ActuationFailed {
         attempt,
+        plan_step: Some(step()),
         error: "connection refused".into(),
         retry_at,
         latency_ms: 3,
@@ -104,6 +106,7 @@ fn a_successful_attempt_finishes_it() {
         .then([started(1)]);
     let success = ActuationEvent::Succeeded(ActuationSucceeded {
         attempt: 1,
+        plan_step: Some(step()),
         result: json!({"packet_id": 7}),
         latency_ms: 4,
     });
@@ -213,6 +216,7 @@ fn a_dry_run_is_simulated_and_never_attempted() {
             would: would.clone(),
         })
         .then([ActuationEvent::Simulated(ActuationSimulated {
+            plan_step: Some(step()),
             would: would.clone(),
         })]);
     assert_eq!(actuation.status, ActuationStatus::Simulated);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{Value, json};
+use steward_actors::actuations::{Actuation, PlanStepRef};
 use steward_actors::appointments::{Appointment, AppointmentCommand};
 use steward_actors::calendar::{Calendar, CalendarCommand};
 use steward_actors::goals::{Goal, GoalCommand};
@@ -13,14 +14,20 @@ use steward_actors::groceries::ShoppingList;
 use steward_actors::home::{Home, HomeCommand};
 use steward_actors::inbox::{Message, MessageCommand};
 use steward_actors::maintenance::{Asset, AssetCommand};
+use steward_actors::plans::{
+    ApprovalPolicy, Autonomy, ModelLocation, Plan, PlanCommand, PlannerModel,
+};
 use steward_actors::saga::{
-    ConfirmationEmails, LowStock, MaintenanceCalendar, Reaction, Saga, SagaConfig, Timers,
-    TravelCalendar, steward_sagas,
+    ConfirmationEmails, LowStock, MaintenanceCalendar, PlanSteps, Reaction, Saga, SagaConfig,
+    Timers, TravelCalendar, steward_sagas,
 };
 use steward_actors::testing::{default_now, given, recorded};
 use steward_actors::timers::Timer;
 use steward_actors::travel::{ReservationStatus, Trip, TripCommand, parse_confirmations};
 use steward_actors::{Aggregate, CommandEnvelope, Context};
+use steward_events::domain::actuations::{
+    ActuationEvent, ActuationFailed, ActuationSimulated, ActuationSucceeded,
+};
 use steward_events::domain::appointments::{AppointmentEvent, AppointmentRequested};
 use steward_events::domain::calendar::{
     CalendarEvent, CalendarEventCancelled, CalendarEventScheduled, CalendarSettingsSet, WeeklyHours,
@@ -39,6 +46,7 @@ use steward_events::domain::maintenance::{
     AssetEvent, DueBecause, MaintenanceInterval, MaintenanceTaskAdded, MaintenanceTaskDone,
     MaintenanceTaskFellDue,
 };
+use steward_events::domain::plans::{PlanEvent, PlanProposed};
 use steward_events::domain::timers::{TimerEvent, TimerFired, TimerScheduled};
 use steward_events::domain::travel::{
     ReservationCancelled, ReservationConfirmed, ReservationKind, ReservationSchedule, TripEvent,
@@ -190,7 +198,7 @@ fn schedule_reaction(
 // ------------------------------------------------------------ the sagas
 
 #[test]
-fn steward_runs_five_sagas_with_stream_safe_names() {
+fn steward_runs_six_sagas_with_stream_safe_names() {
     let sagas = steward_sagas(&SagaConfig::default());
     let names: Vec<&str> = sagas.iter().map(|s| s.name()).collect();
     assert_eq!(
@@ -200,7 +208,8 @@ fn steward_runs_five_sagas_with_stream_safe_names() {
             "confirmation_emails",
             "low_stock",
             "maintenance_calendar",
-            "timers"
+            "timers",
+            "plan_steps"
         ]
     );
     for name in names {
@@ -1370,4 +1379,146 @@ fn timer_ids_are_stream_safe_whatever_the_ids_in_them() {
         Timers::routine_timer_id("a", "b.c", now)
     );
     assert!(Timers::routine_run_id(&long, now).chars().count() <= 100);
+}
+
+// ------------------------------------------------------- plans and actuations
+
+fn plan_proposed(autonomy: Autonomy, expires_at: Option<DateTime<Utc>>) -> RecordedEvent {
+    recorded_in::<Plan>(
+        "plan-lights-1",
+        PlanEvent::Proposed(PlanProposed {
+            request: Some("lights off".into()),
+            trigger: None,
+            intent: "home.set_device".into(),
+            confidence: 0.9,
+            slots: Default::default(),
+            steps: Vec::new(),
+            step_count: 1,
+            rationale: String::new(),
+            model: PlannerModel {
+                name: "steward-intent".into(),
+                version: "1".into(),
+                location: ModelLocation::Local {},
+            },
+            memory_items: Vec::new(),
+            approval: ApprovalPolicy {
+                autonomy,
+                approvers: Vec::new(),
+                expires_at,
+                reason: None,
+            },
+            proposed_at: default_now(),
+        }),
+        default_now(),
+    )
+}
+
+#[test]
+fn a_plan_that_asks_sets_a_timer_to_let_its_approval_lapse() {
+    let event = plan_proposed(Autonomy::Ask, Some(at("2026-03-02T10:00:00Z")));
+    let reactions = react(&Timers, &event);
+    assert_eq!(
+        reactions,
+        [schedule_reaction(
+            "approval-lights-1-1772445600",
+            "2026-03-02T10:00:00Z",
+            "plan-lights-1",
+            "ExpireApproval",
+            json!({}),
+        )]
+    );
+    assert_timer_accepts(&Timers, &event, &reactions[0]);
+    assert_eq!(
+        timer_command::<Plan>(&reactions[0]),
+        PlanCommand::ExpireApproval {}
+    );
+    assert_eq!(react(&Timers, &erased(event)), reactions);
+    assert_eq!(react(&Timers, &plan_proposed(Autonomy::Act, None)), []);
+    assert_eq!(react(&Timers, &plan_proposed(Autonomy::Suggest, None)), []);
+}
+
+fn in_actuation(event: ActuationEvent) -> RecordedEvent {
+    recorded_in::<Actuation>("actuation-plan-lights-1.0", event, default_now())
+}
+
+fn plan_step() -> Option<PlanStepRef> {
+    Some(PlanStepRef {
+        plan_id: "lights-1".into(),
+        step: 0,
+    })
+}
+
+#[test]
+fn an_actuations_outcome_goes_back_to_its_plan_step() {
+    let succeeded = in_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
+        attempt: 2,
+        plan_step: plan_step(),
+        result: json!({"packet_id": 3}),
+        latency_ms: 4,
+    }));
+    let reactions = react(&PlanSteps, &succeeded);
+    assert_eq!(
+        reactions,
+        [Reaction::new(
+            "step",
+            stream("plan-lights-1"),
+            "RecordStepSucceeded",
+            json!({"step": 0})
+        )]
+    );
+    assert_eq!(
+        command::<Plan>(&PlanSteps, &succeeded, &reactions[0]),
+        PlanCommand::RecordStepSucceeded { step: 0 }
+    );
+
+    let simulated = in_actuation(ActuationEvent::Simulated(ActuationSimulated {
+        plan_step: plan_step(),
+        would: json!({"topic": "t"}),
+    }));
+    assert_eq!(
+        react(&PlanSteps, &simulated)[0].command_type,
+        "RecordStepSucceeded"
+    );
+
+    let failed = |retry_at: Option<DateTime<Utc>>| {
+        in_actuation(ActuationEvent::Failed(ActuationFailed {
+            attempt: 5,
+            plan_step: plan_step(),
+            error: "connection refused".into(),
+            retry_at,
+            latency_ms: 2,
+        }))
+    };
+    assert_eq!(
+        react(&PlanSteps, &failed(Some(default_now()))),
+        [],
+        "it will be retried"
+    );
+    let final_failure = failed(None);
+    let reactions = react(&PlanSteps, &final_failure);
+    assert_eq!(
+        command::<Plan>(&PlanSteps, &final_failure, &reactions[0]),
+        PlanCommand::RecordStepFailed {
+            step: 0,
+            error: "connection refused".into()
+        }
+    );
+    // The error erased, the plan still hears that the step failed.
+    let reactions = react(&PlanSteps, &erased(final_failure.clone()));
+    assert_eq!(
+        command::<Plan>(&PlanSteps, &final_failure, &reactions[0]),
+        PlanCommand::RecordStepFailed {
+            step: 0,
+            error: "the actuation failed at attempt 5".into()
+        }
+    );
+
+    // An actuation no plan asked for reports to none.
+    let alone = in_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
+        attempt: 1,
+        plan_step: None,
+        result: json!({}),
+        latency_ms: 1,
+    }));
+    assert_eq!(react(&PlanSteps, &alone), []);
 }

@@ -20,6 +20,8 @@
 //!   tentative slot on the calendar;
 //! - [`timers`]: every due instant a domain records becomes a timer that
 //!   sends the domain's timer command then;
+//! - [`plan_steps`]: what the actuator did for a plan's step goes back to
+//!   the plan;
 //! - [`meeting_briefing`]: a lead time before each meeting with other
 //!   people in it, a briefing names the inbox threads with them (not in
 //!   [`steward_sagas`]: it reads the inbox, so its runner needs the read
@@ -47,6 +49,7 @@ pub mod confirmation_emails;
 pub mod low_stock;
 pub mod maintenance_calendar;
 pub mod meeting_briefing;
+pub mod plan_steps;
 pub mod timers;
 pub mod travel_calendar;
 
@@ -54,6 +57,7 @@ pub use confirmation_emails::ConfirmationEmails;
 pub use low_stock::LowStock;
 pub use maintenance_calendar::MaintenanceCalendar;
 pub use meeting_briefing::{BriefingConfig, MeetingBriefing};
+pub use plan_steps::PlanSteps;
 pub use timers::Timers;
 pub use travel_calendar::TravelCalendar;
 
@@ -195,6 +199,7 @@ pub fn steward_sagas(config: &SagaConfig) -> Vec<Box<dyn Saga>> {
         Box::new(LowStock),
         Box::new(MaintenanceCalendar::new(config.calendar.clone())),
         Box::new(Timers),
+        Box::new(PlanSteps),
     ]
 }
 

@@ -15,6 +15,7 @@
 //! | `AppointmentRequested` with `respond_by` (`appointment-<p>`) | `expire-<p>-<Unix seconds>` | `respond_by` | `ExpireRequest {}` |
 //! | `GoalSet`, `GoalDeadlineAdjusted` (`goal-<g>`) | `pace-<g>-<yyyymmdd>-<deadline yyyymmdd>` | the next 00:00 UTC | `CheckPace {}` |
 //! | `TimerFired` of a pace timer | the next day's pace timer | the next 00:00 UTC | `CheckPace {}` |
+//! | `PlanProposed` that asks, with `expires_at` (`plan-<p>`) | `approval-<p>-<Unix seconds>` | `expires_at` | `ExpireApproval {}` |
 //!
 //! - **Routines.** A redefinition due at the same instant moves the pending
 //!   timer to the new version (the id leaves the version out). The home does
@@ -43,6 +44,7 @@ use steward_events::domain::inbox::MessageSnoozed;
 use steward_events::domain::maintenance::{
     MaintenanceTaskAdded, MaintenanceTaskDone, MaintenanceTaskFellDue,
 };
+use steward_events::domain::plans::{Autonomy, PlanProposed};
 use steward_events::domain::timers::TimerFired;
 use steward_events::{RecordedEvent, StreamId};
 
@@ -56,6 +58,7 @@ use crate::goals::Goal;
 use crate::home::Home;
 use crate::inbox::Message;
 use crate::maintenance::Asset;
+use crate::plans::Plan;
 use crate::timers::Timer;
 
 /// The longest run id a home takes.
@@ -100,6 +103,11 @@ impl Timers {
     /// The timer letting appointment request `appointment_id` lapse at `at`.
     pub fn expiry_timer_id(appointment_id: &str, at: DateTime<Utc>) -> String {
         format!("expire-{}-{}", token(appointment_id), at.timestamp())
+    }
+
+    /// The timer letting plan `plan_id`'s approval lapse at `at`.
+    pub fn approval_timer_id(plan_id: &str, at: DateTime<Utc>) -> String {
+        format!("approval-{}-{}", token(plan_id), at.timestamp())
     }
 
     /// The timer checking goal `goal_id`'s pace at the start of `day`, for
@@ -177,6 +185,21 @@ impl Timers {
         )
     }
 
+    fn proposed(event: &RecordedEvent) -> Option<Reaction> {
+        let approval = decode::<PlanProposed>(event)?.approval;
+        if approval.autonomy != Autonomy::Ask {
+            return None;
+        }
+        let expires_at = approval.expires_at?;
+        schedule(
+            &Self::approval_timer_id(event.stream_id.id(), expires_at),
+            expires_at,
+            &event.stream_id,
+            "ExpireApproval",
+            json!({}),
+        )
+    }
+
     /// The next day's pace check of `goal` after `now`, while the deadline
     /// allows.
     fn next_pace_check(
@@ -250,6 +273,7 @@ impl Saga for Timers {
             GoalSet::EVENT_TYPE,
             GoalDeadlineAdjusted::EVENT_TYPE,
             TimerFired::EVENT_TYPE,
+            PlanProposed::EVENT_TYPE,
         ]
     }
 
@@ -284,6 +308,7 @@ impl Saga for Timers {
                 })
             }
             (Timer::CATEGORY, TimerFired::EVENT_TYPE) => Self::fired(event),
+            (Plan::CATEGORY, PlanProposed::EVENT_TYPE) => Self::proposed(event),
             _ => None,
         };
         reaction.into_iter().collect()

@@ -76,6 +76,10 @@ impl DomainEvent for ActuationStarted {
 pub struct ActuationSucceeded {
     /// The attempt.
     pub attempt: u32,
+    /// The plan step it carried out, as requested (so that the plan hears
+    /// of it from this event alone).
+    #[serde(default)]
+    pub plan_step: Option<PlanStepRef>,
     /// What the other side answered (a message id, an HTTP status and body).
     #[serde(default)]
     pub result: Value,
@@ -95,6 +99,9 @@ impl DomainEvent for ActuationSucceeded {
 pub struct ActuationFailed {
     /// The attempt.
     pub attempt: u32,
+    /// The plan step it was to carry out, as requested.
+    #[serde(default)]
+    pub plan_step: Option<PlanStepRef>,
     /// What went wrong (servers' answers may quote addresses: sealed).
     #[serde(default)]
     pub error: String,
@@ -116,6 +123,9 @@ impl DomainEvent for ActuationFailed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActuationSimulated {
+    /// The plan step it stood for, as requested.
+    #[serde(default)]
+    pub plan_step: Option<PlanStepRef>,
     /// What the integration would have sent, in its words.
     #[serde(default)]
     pub would: Value,
