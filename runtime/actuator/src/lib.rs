@@ -10,9 +10,14 @@
 //!
 //! - [`mqtt`]: publishes to an MQTT broker and waits for its PUBACK, so a
 //!   success means the broker has the message.
+//! - [`ActuatorWorker`]: carries out every requested actuation from the
+//!   log through the integrations, with retries, a circuit breaker per
+//!   integration and dry runs, recording each step on the actuation.
 
 pub mod mqtt;
 
 mod integration;
+mod worker;
 
 pub use integration::{Integration, IntegrationError, Outcome};
+pub use worker::{ActuatorOptions, ActuatorWorker};

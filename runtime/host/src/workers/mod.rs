@@ -7,6 +7,8 @@
 //!   if no one holds the lease.
 //! - [`SagaWorker`]: feeds the log to a saga and sends its reactions.
 //! - [`TimerWorker`]: sends each timer's command when it falls due.
+//! - [`send_patiently`] and [`settled`]: how a worker sends a command and
+//!   reads its answer (the actuator's worker does the same).
 //! - [`InboxLookup`]: what a saga may ask of the inbox, answered from the
 //!   read models by [`ReadModelInbox`]; [`meeting_briefing_worker`] runs
 //!   the meeting briefing saga with it.
@@ -35,7 +37,7 @@ const ATTEMPTS: u32 = 5;
 
 /// Sends `envelope`, again after failures that may pass (the store away, the
 /// actor busy). `None` when stopped meanwhile.
-async fn send_patiently(
+pub async fn send_patiently(
     host: &Host,
     envelope: CommandEnvelope,
     stop: &CancellationToken,
@@ -66,7 +68,7 @@ async fn send_patiently(
 /// input), or the error when it is not (the store failing, a conflict that
 /// outlasted the retries), which the worker must not record as done: it
 /// stops, and runs again later from its last record.
-fn settled(answer: Result<Outcome, HostError>) -> Result<String, HostError> {
+pub fn settled(answer: Result<Outcome, HostError>) -> Result<String, HostError> {
     match answer {
         Ok(outcome) if outcome.duplicate => Ok("duplicate".to_owned()),
         Ok(outcome) if outcome.events.is_empty() => Ok("unchanged".to_owned()),
