@@ -5,10 +5,10 @@
 //! - a failure the integration calls transient is retried after an
 //!   exponential back-off ([`retry_delay`]) until `max_attempts` are spent;
 //!   a permanent failure, or the last attempt's, fails the actuation;
-//! - an attempt started but never reported (the process died) is presumed
-//!   lost: the next start is the next attempt, so the command is carried
-//!   out at least once, and the id, handed to the integration as the
-//!   idempotency key, lets it be carried out once;
+//! - an attempt started but never reported (the process died) must be
+//!   recorded as failed (lost) before the next starts, so the command is
+//!   carried out at least once, and the id, handed to the integration as
+//!   the idempotency key, lets it be carried out once;
 //! - a dry run is never attempted: it records what would have been sent.
 
 use chrono::{DateTime, Duration, Utc};
@@ -231,6 +231,16 @@ impl Aggregate for Actuation {
                 ensure(!request.dry_run, "dry_run", || {
                     "a dry run is simulated, never attempted".to_owned()
                 })?;
+                ensure(
+                    self.status != ActuationStatus::Running,
+                    "attempt_running",
+                    || {
+                        format!(
+                            "attempt {} has no outcome yet; record it (as lost, if it was) first",
+                            self.attempts
+                        )
+                    },
+                )?;
                 ensure(
                     self.attempts < request.max_attempts,
                     "attempts_spent",

@@ -180,6 +180,8 @@ pub struct Plan {
     pub steps: Vec<StepProgress>,
     /// Who approved it.
     pub approver: Option<Approver>,
+    /// Who rejected it.
+    pub rejected_by: Option<String>,
 }
 
 impl Plan {
@@ -296,7 +298,7 @@ impl Aggregate for Plan {
                 })])
             }
             PlanCommand::RejectPlan { user_id, reason } => {
-                if self.status == PlanStatus::Rejected {
+                if self.rejected_by.as_deref() == Some(user_id.as_str()) {
                     return Ok(Vec::new());
                 }
                 self.answerable_by(&user_id, context)?;
@@ -428,7 +430,10 @@ impl Aggregate for Plan {
                 self.status = PlanStatus::Approved;
                 self.approver = Some(approved.approver.clone());
             }
-            PlanEvent::Rejected(_) => self.status = PlanStatus::Rejected,
+            PlanEvent::Rejected(rejected) => {
+                self.status = PlanStatus::Rejected;
+                self.rejected_by = Some(rejected.user_id.clone());
+            }
             PlanEvent::ApprovalExpired(_) => self.status = PlanStatus::Expired,
             PlanEvent::StepIssued(issued) => self.steps.push(StepProgress {
                 command_id: issued.command_id.clone(),

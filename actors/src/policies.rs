@@ -199,7 +199,13 @@ impl Policies {
         }) {
             return Some(format!("{} always needs confirmation", device.device_id));
         }
-        if let (Some(spend), Some(cap)) = (&facts.spend, &rule.spend_cap) {
+        if let Some(spend) = facts.spend.as_ref().filter(|spend| spend.minor_units > 0) {
+            let Some(cap) = &rule.spend_cap else {
+                return Some(format!(
+                    "it spends {} {} and no spend cap allows it",
+                    spend.minor_units, spend.currency
+                ));
+            };
             if spend.currency != cap.currency {
                 return Some(format!(
                     "it spends {}, and the cap is in {}",

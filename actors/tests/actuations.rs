@@ -187,22 +187,26 @@ fn a_permanent_failure_is_final_at_once() {
 }
 
 #[test]
-fn an_attempt_never_reported_is_presumed_lost_and_the_next_start_counts_on() {
+fn an_attempt_without_an_outcome_must_be_recorded_before_the_next_starts() {
     // The process died after starting attempt 1.
     given::<Actuation>([requested(false, 5), started(1)])
         .when(ActuationCommand::StartAttempt {})
-        .then([started(2)]);
-    // A late report of the lost attempt is not taken for the current one.
-    given::<Actuation>([requested(false, 5), started(1), started(2)])
+        .then_rejected("attempt_running");
+    // Recorded as lost, it is retried like any transient failure.
+    given::<Actuation>([requested(false, 5), started(1)])
+        .when(fail(1, true))
+        .then([failed(1, Some(now() + Duration::seconds(2)))]);
+    // A report of another attempt than the current one is refused.
+    given::<Actuation>([requested(false, 5), started(1)])
         .when(ActuationCommand::RecordAttemptSucceeded {
-            attempt: 1,
+            attempt: 2,
             result: json!({}),
             latency_ms: 1,
         })
         .then_rejected("not_current_attempt");
-    given::<Actuation>([requested(false, 1), started(1)])
+    given::<Actuation>([requested(false, 1), started(1), failed(1, None)])
         .when(ActuationCommand::StartAttempt {})
-        .then_rejected("attempts_spent");
+        .then_rejected("actuation_finished");
 }
 
 #[test]

@@ -351,6 +351,12 @@ fn a_rejected_plan_stays_rejected() {
         })
         .then([]);
     given::<Plan>(rejected.clone())
+        .when(PlanCommand::RejectPlan {
+            user_id: "user-bob".into(),
+            reason: None,
+        })
+        .then_rejected("plan_closed");
+    given::<Plan>(rejected.clone())
         .when(PlanCommand::ApprovePlan {
             user_id: "user-ann".into(),
         })

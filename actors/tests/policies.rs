@@ -267,6 +267,21 @@ fn spending_over_the_cap_or_in_another_currency_asks() {
             .is_some_and(|r| r.contains("over the cap")),
         "{over:?}"
     );
+    // A domain without a cap may act, but not spend.
+    let home_spending = PlanFacts {
+        intent: "home.set_device".into(),
+        devices: Vec::new(),
+        spend: Some(euros(5)),
+    };
+    let uncapped = policies.approval_for(&home_spending, now());
+    assert_eq!(uncapped.autonomy, Autonomy::Ask);
+    assert!(
+        uncapped
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no spend cap")),
+        "{uncapped:?}"
+    );
     let dollars = policies.approval_for(
         &spending(Money {
             minor_units: 100,

@@ -270,13 +270,15 @@ impl DomainEvent for PlanStepSucceeded {
 pub struct PlanStepFailed {
     /// The step's index.
     pub step: u32,
-    /// What went wrong.
+    /// What went wrong (servers' answers may quote addresses: sealed).
+    #[serde(default)]
     pub error: String,
 }
 
 impl DomainEvent for PlanStepFailed {
     const EVENT_TYPE: &'static str = "PlanStepFailed";
     const SCHEMA_VERSION: u16 = 1;
+    const PERSONAL_FIELDS: &'static [&'static str] = &["error"];
 }
 
 /// Every step of a plan was carried out.

@@ -8,11 +8,13 @@
 //!
 //! Publishes go one at a time over one session, so the packet id the event
 //! loop gives a publish, and the PUBACK that answers it, are certainly the
-//! current action's. A publish that fails or times out ends the session:
-//! the next one starts a clean session, so a message the old one would have
-//! re-sent is never taken for the new one's. MQTT 3.1.1 carries no
-//! idempotency key; device `set` messages carry a target state, so a
-//! message delivered twice leaves the device as once.
+//! current action's. The session is taken out for the publish and put back
+//! only when it succeeded: a publish that fails, times out or is abandoned
+//! takes its session with it, and the next one starts a clean session, so a
+//! message the old one would have re-sent is never taken for the new one's.
+//! MQTT 3.1.1 carries no idempotency key: a retried publish may arrive
+//! twice, which leaves a device that is sent a state (`{"state": "OFF"}`)
+//! as once, but not one sent a change (`TOGGLE`, a brightness step).
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the session waits before reconnecting after the connection
 /// dropped while idle.
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// Reports the session keeps for the publisher; older ones, from while no
+/// publish was waiting, are of no use and are dropped.
+const EVENT_BUFFER: usize = 64;
 
 /// Where the broker is and how to sign in.
 #[derive(Debug, Clone)]
@@ -140,7 +146,7 @@ enum SessionEvent {
 /// loop, and what that task reports.
 struct Session {
     client: AsyncClient,
-    events: mpsc::UnboundedReceiver<SessionEvent>,
+    events: mpsc::Receiver<SessionEvent>,
     driver: JoinHandle<()>,
 }
 
@@ -160,7 +166,7 @@ impl Session {
             options.set_credentials(username.clone(), password.clone());
         }
         let (client, event_loop) = AsyncClient::new(options, 8);
-        let (sender, events) = mpsc::unbounded_channel();
+        let (sender, events) = mpsc::channel(EVENT_BUFFER);
         let driver = tokio::spawn(drive(event_loop, sender));
         Self {
             client,
@@ -172,22 +178,26 @@ impl Session {
 
 /// Polls the event loop (which connects, reconnects and keeps the
 /// connection alive) and reports publishes, acknowledgements and drops.
-async fn drive(mut event_loop: EventLoop, events: mpsc::UnboundedSender<SessionEvent>) {
+async fn drive(mut event_loop: EventLoop, events: mpsc::Sender<SessionEvent>) {
+    // A full buffer means nobody is waiting for these reports: drop them.
+    let report = |event| match events.try_send(event) {
+        Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    };
     loop {
         let event = match event_loop.poll().await {
             Ok(Event::Outgoing(Outgoing::Publish(packet_id))) => SessionEvent::Published(packet_id),
             Ok(Event::Incoming(Packet::PubAck(ack))) => SessionEvent::Acknowledged(ack.pkid),
             Ok(_) => continue,
             Err(error) => {
-                let dropped = SessionEvent::Dropped(error.to_string());
-                if events.send(dropped).is_err() {
+                if !report(SessionEvent::Dropped(error.to_string())) {
                     return;
                 }
                 tokio::time::sleep(RECONNECT_DELAY).await;
                 continue;
             }
         };
-        if events.send(event).is_err() {
+        if !report(event) {
             return;
         }
     }
@@ -219,7 +229,9 @@ impl MqttIntegration {
 
     async fn publish(&self, publish: Publish) -> Result<Value, IntegrationError> {
         let mut slot = self.session.lock().await;
-        let session = slot.get_or_insert_with(|| Session::open(&self.config));
+        // Taken out: if this future is dropped mid-publish, the session
+        // goes with it rather than stay with a publish in flight.
+        let mut session = slot.take().unwrap_or_else(|| Session::open(&self.config));
         // Whatever happened while idle (a drop the event loop recovered
         // from) is not about this publish.
         while session.events.try_recv().is_ok() {}
@@ -267,9 +279,10 @@ impl MqttIntegration {
                 self.config.host, self.config.port, self.config.timeout
             )))
         });
-        if outcome.is_err() {
-            // A clean session next time: nothing of this one is re-sent.
-            *slot = None;
+        // After a failure the session is dropped: a clean one next time,
+        // so nothing of this one is re-sent.
+        if outcome.is_ok() {
+            *slot = Some(session);
         }
         outcome
     }

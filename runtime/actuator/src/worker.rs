@@ -234,8 +234,9 @@ impl ActuatorWorker {
 
         if state.status == ActuationStatus::Running {
             // Started and never reported: the actuator stopped during it.
-            // Recorded under the id its outcome would have had, so that an
-            // outcome that was sent after all wins.
+            // Recorded under the id its outcome would have had: if that
+            // outcome was recorded after all, this is answered as its
+            // duplicate and changes nothing.
             let attempt = state.attempts;
             let lost = json!({
                 "attempt": attempt,
@@ -270,14 +271,13 @@ impl ActuatorWorker {
             .await?
         {
             None => return Ok(None),
-            Some(answer) if answer.starts_with("rejected") => {
-                // The checks above follow the aggregate's rules, so this
-                // is a bug: leave the actuation to the next run rather
-                // than loop on it.
-                tracing::error!(actuation = %id, %answer, "the actuation refused an attempt");
+            // Only the start this worker appended is its to carry out: a
+            // duplicate means another runner started the attempt.
+            Some(answer) if answer.starts_with("appended") => {}
+            Some(answer) => {
+                tracing::error!(actuation = %id, %answer, "the attempt was not started here; leaving it");
                 return Ok(None);
             }
-            Some(_) => {}
         }
 
         let started_at = std::time::Instant::now();

@@ -200,3 +200,39 @@ async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_recon
         .expect("the broker is back");
     assert_eq!(subscriber.next_payload().await, r#"{"state":"ON"}"#);
 }
+
+#[tokio::test]
+async fn an_abandoned_publish_is_never_sent_with_the_next_one() {
+    let port = free_port();
+    let topic = unique_topic();
+    let mqtt = MqttIntegration::new(MqttConfig::new("127.0.0.1", port));
+
+    // Something takes the connection and never answers; the caller gives
+    // up on A meanwhile (as the worker's own attempt timeout does).
+    let silent = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the port");
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(300),
+        mqtt.execute(&json!({"topic": topic, "payload": "A"}), "cmd-a"),
+    )
+    .await;
+    assert!(abandoned.is_err(), "A was still waiting: {abandoned:?}");
+    holder.abort();
+    let _ = holder.await;
+
+    let _broker = Broker::start(port);
+    let mut subscriber = Subscriber::on(port, &topic).await;
+    mqtt.execute(&json!({"topic": topic, "payload": "B"}), "cmd-b")
+        .await
+        .expect("B published");
+    assert_eq!(subscriber.next_payload().await, "B");
+    let more = tokio::time::timeout(Duration::from_millis(500), subscriber.next_payload()).await;
+    assert!(more.is_err(), "A was sent after all: {more:?}");
+}

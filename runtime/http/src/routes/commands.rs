@@ -150,23 +150,17 @@ pub(crate) async fn send(
     })?;
     caller.require(scope_for(&stream))?;
     caller.require_category(stream.category())?;
-    // Streams whose events only their own component may write: the vault's
-    // endpoints change the vault with the credentials' events, a plan's
-    // approver is the authenticated user, never a name in a command's data,
-    // and only an approved plan acts on the world.
-    let written_elsewhere = match stream.category() {
-        "credentials" => Some(
-            "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
-             not by command",
-        ),
-        "plan" => Some("plans are written by the planner and their approvals, not by command"),
-        "actuation" => {
-            Some("actuations are written by the actuator for approved plans, not by command")
-        }
-        _ => None,
-    };
-    if let Some(message) = written_elsewhere {
+    if let Some(message) = written_elsewhere(stream.category()) {
         return Err(ApiError::invalid("stream_id", message));
+    }
+    // Nor by a timer set to send the command later.
+    if stream.category() == "timer"
+        && let Some(target) = request.data.get("target").and_then(|t| t.as_str())
+        && let Some(message) = StreamId::parse(target)
+            .ok()
+            .and_then(|target| written_elsewhere(target.category()))
+    {
+        return Err(ApiError::invalid("data.target", message));
     }
     if !request.data.is_object() {
         return Err(ApiError::invalid("data", "`data` must be a JSON object"));
@@ -188,4 +182,23 @@ pub(crate) async fn send(
     envelope.causation_id = request.causation_id;
     let outcome = state.host().execute(envelope).await?;
     Ok(HttpResponse::Ok().json(CommandOutcome::from(outcome)))
+}
+
+/// Why a stream's commands are not taken here, for streams only their own
+/// component writes: the vault's endpoints change the vault with the
+/// credentials' events, a plan's approver is the authenticated user (never
+/// a name in a command's data), and only an approved plan acts on the
+/// world.
+fn written_elsewhere(category: &str) -> Option<&'static str> {
+    match category {
+        "credentials" => Some(
+            "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
+             not by command",
+        ),
+        "plan" => Some("plans are written by the planner and their approvals, not by command"),
+        "actuation" => {
+            Some("actuations are written by the actuator for approved plans, not by command")
+        }
+        _ => None,
+    }
 }

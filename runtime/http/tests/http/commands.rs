@@ -202,6 +202,13 @@ async fn plans_and_actuations_are_not_written_by_command(fixture: Fixture) {
             "RequestActuation",
             json!({ "integration": "mqtt", "action": { "topic": "x" } }),
         ),
+        // Nor through a timer that would send the command later.
+        (
+            "timer-approve",
+            "Schedule",
+            json!({ "due_at": "2030-01-01T00:00:00Z", "target": "plan-1",
+                    "command_type": "ApprovePlan", "data": { "user_id": "owner" } }),
+        ),
     ] {
         let (status, body) = call(
             &app,
@@ -212,9 +219,15 @@ async fn plans_and_actuations_are_not_written_by_command(fixture: Fixture) {
         )
         .await;
         assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid-input");
-        assert_eq!(body["field"], "stream_id", "{body}");
+        let field = if stream.starts_with("timer") {
+            "data.target"
+        } else {
+            "stream_id"
+        };
+        assert_eq!(body["field"], field, "{body}");
     }
     assert_eq!(versions(&fixture, "plan-1").await, None);
+    assert_eq!(versions(&fixture, "timer-approve").await, None);
     assert_eq!(versions(&fixture, "actuation-1").await, None);
 }
 
