@@ -1,0 +1,26 @@
+//! Steward's planner: what a request in plain language asks for.
+//!
+//! A request ("move my 3pm with Dana to tomorrow morning", "add oat milk") is
+//! embedded with the vector memory's local sentence-embedding model and
+//! classified, with its words, by a small head the project trains on its
+//! own labelled data (`training/`, `data/train.jsonl`) and ships as ONNX
+//! (`model/`):
+//!
+//! - [`Intent`] is what can be asked, one per domain action, plus
+//!   [`Intent::OutOfScope`] for what Steward has no domain for;
+//! - [`IntentClassifier`] ranks the intents for a request, with
+//!   probabilities (the runner-up too, to ask between two close ones);
+//! - [`evaluation`] scores a classifier on a labelled set (`data/eval.jsonl`),
+//!   per domain, as the `evaluate` example prints it.
+//!
+//! Everything runs locally: the model files come from package registries or
+//! from this repository, and ONNX Runtime is the one the memory loaded.
+
+mod classifier;
+mod error;
+pub mod evaluation;
+mod intent;
+
+pub use classifier::{IntentClassifier, IntentManifest, IntentPrediction, RankedIntent};
+pub use error::PlannerError;
+pub use intent::{Domain, Intent, UnknownIntent};
