@@ -10,14 +10,18 @@
 //!
 //! - [`mqtt`]: publishes to an MQTT broker and waits for its PUBACK, so a
 //!   success means the broker has the message.
+//! - [`PlanExecutor`]: issues approved plans' steps in order, as domain
+//!   commands or as actuations made of the approved step itself.
 //! - [`ActuatorWorker`]: carries out every requested actuation from the
 //!   log through the integrations, with retries, a circuit breaker per
 //!   integration and dry runs, recording each step on the actuation.
 
 pub mod mqtt;
 
+mod executor;
 mod integration;
 mod worker;
 
+pub use executor::{ExecutorOptions, PlanExecutor};
 pub use integration::{Integration, IntegrationError, Outcome};
 pub use worker::{ActuatorOptions, ActuatorWorker};

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use steward_actors::CommandEnvelope;
 use steward_actors::saga::PlanSteps;
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
-use steward_actuator::{ActuatorOptions, ActuatorWorker};
+use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
 use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
 use steward_host::workers::SagaWorker;
 use steward_host::{Host, HostOptions, ManualClock};
@@ -155,6 +155,18 @@ impl Fixture {
         }));
     }
 
+    fn start_executor(&mut self, dry_run: bool) {
+        let executor = PlanExecutor::new(
+            self.host.clone(),
+            self.store.clone(),
+            ExecutorOptions { dry_run },
+        );
+        let stop = self.stop.clone();
+        self.tasks.push(tokio::spawn(async move {
+            executor.run(stop).await.expect("the executor runs");
+        }));
+    }
+
     fn start_plan_steps(&mut self) {
         let saga = SagaWorker::new(Arc::new(PlanSteps), self.host.clone(), self.store.clone())
             .expect("saga worker");
@@ -176,9 +188,8 @@ impl Fixture {
             .unwrap_or_else(|error| panic!("{command_type} on {stream_id}: {error}"));
     }
 
-    /// An approved one-step plan (`act`), its step issued as the
-    /// actuation `actuation-<plan>.0` publishing `payload` to `topic`.
-    async fn approved_plan(&self, plan: &str, topic: &str, payload: Value, dry_run: bool) {
+    /// A plan proposed with `steps`, under `autonomy`.
+    async fn propose(&self, plan: &str, steps: Value, autonomy: &str) {
         self.execute(
             &format!("plan-{plan}"),
             "ProposePlan",
@@ -186,36 +197,21 @@ impl Fixture {
                 "request": "turn off the living room lights",
                 "intent": "home.set_device",
                 "confidence": 0.93,
-                "steps": [{
-                    "stream_id": format!("actuation-{plan}.0"),
-                    "command_type": "RequestActuation",
-                    "data": {},
-                    "executor": { "by": "actuator", "integration": "mqtt" },
-                    "summary": "Turn off the living room lights",
-                }],
-                "model": { "name": "steward-intent", "version": "1", "location": { "ran": "local" } },
-                "approval": { "autonomy": "act" },
+                "steps": steps,
+                "model": { "name": "steward-intent", "version": "2", "location": { "ran": "local" } },
+                "approval": {
+                    "autonomy": autonomy,
+                    "expires_at": t0() + chrono::Duration::hours(1),
+                },
             }),
         )
         .await;
-        self.execute(
-            &format!("plan-{plan}"),
-            "RecordStepIssued",
-            json!({ "step": 0, "command_id": format!("actuation-{plan}.0") }),
-        )
-        .await;
-        self.execute(
-            &format!("actuation-{plan}.0"),
-            "RequestActuation",
-            json!({
-                "integration": "mqtt",
-                "action": { "topic": topic, "payload": payload },
-                "plan_step": { "plan_id": plan, "step": 0 },
-                "dry_run": dry_run,
-                "max_attempts": 3,
-            }),
-        )
-        .await;
+    }
+
+    /// An approved (`act`) one-step plan publishing `payload` to `topic`.
+    async fn approved_plan(&self, plan: &str, topic: &str, payload: Value) {
+        self.propose(plan, json!([publish_step(topic, payload)]), "act")
+            .await;
     }
 
     async fn stop(self) {
@@ -224,6 +220,17 @@ impl Fixture {
             task.await.expect("joins");
         }
     }
+}
+
+/// A plan step for the actuator: publish `payload` to `topic` over MQTT.
+fn publish_step(topic: &str, payload: Value) -> Value {
+    json!({
+        "stream_id": "home-main",
+        "command_type": "Publish",
+        "data": { "topic": topic, "payload": payload },
+        "executor": { "by": "actuator", "integration": "mqtt" },
+        "summary": "Tell the device",
+    })
 }
 
 fn unique_topic() -> String {
@@ -269,6 +276,8 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     an_approved_step_is_published_once_and_completes_its_plan,
+    a_plan_runs_only_once_approved_and_its_steps_in_order,
+    a_step_the_domain_refuses_fails_the_plan_and_later_steps_never_run,
     a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_fails,
     a_dry_run_records_what_would_be_sent_and_publishes_nothing,
     an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again,
@@ -278,10 +287,11 @@ async fn an_approved_step_is_published_once_and_completes_its_plan(backend: Back
     let mut fixture = Fixture::new(backend.store().await);
     let topic = unique_topic();
     let mut subscriber = Subscriber::on(1883, &topic).await;
+    fixture.start_executor(false);
     fixture.start_actuator(1883, ActuatorOptions::default());
     fixture.start_plan_steps();
     fixture
-        .approved_plan("lights", &topic, json!({"state": "OFF"}), false)
+        .approved_plan("lights", &topic, json!({"state": "OFF"}))
         .await;
 
     assert_eq!(
@@ -341,14 +351,10 @@ async fn a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_f
             ..ActuatorOptions::default()
         },
     );
+    fixture.start_executor(false);
     fixture.start_plan_steps();
     fixture
-        .approved_plan(
-            "heating",
-            &unique_topic(),
-            json!({"temperature": 19}),
-            false,
-        )
+        .approved_plan("heating", &unique_topic(), json!({"temperature": 19}))
         .await;
 
     // The first attempt fails at once and waits 2 s (by the clock) to retry.
@@ -391,11 +397,33 @@ async fn a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_f
         "no attempt while the circuit is open"
     );
 
-    // When it closes, the last attempt is made, fails, and fails the plan.
-    fixture.clock.advance(chrono::Duration::minutes(10));
+    // Each time it closes, one attempt probes the broker, fails and opens
+    // it again, until the five attempts are spent and the plan fails.
+    for attempt in 3..=5 {
+        fixture.clock.advance(chrono::Duration::minutes(10));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while count(
+            &events(&fixture.store, "actuation-heating.0").await,
+            "ActuationFailed",
+        ) < attempt
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no failure of attempt {attempt}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            count(
+                &events(&fixture.store, "actuation-heating.0").await,
+                "ActuationStarted"
+            ),
+            attempt,
+            "one attempt per time the circuit closes"
+        );
+    }
     let plan = wait_for(&fixture.store, "plan-heating", "PlanFailed").await;
     let actuation = events(&fixture.store, "actuation-heating.0").await;
-    assert_eq!(count(&actuation, "ActuationStarted"), 3);
     let last = actuation.last().expect("events");
     assert_eq!(last.event_type.as_str(), "ActuationFailed");
     assert_eq!(last.data["retry_at"], Value::Null, "failed for good");
@@ -407,11 +435,10 @@ async fn a_dry_run_records_what_would_be_sent_and_publishes_nothing(backend: Bac
     let mut fixture = Fixture::new(backend.store().await);
     let topic = unique_topic();
     let mut subscriber = Subscriber::on(1883, &topic).await;
+    fixture.start_executor(true);
     fixture.start_actuator(1883, ActuatorOptions::default());
     fixture.start_plan_steps();
-    fixture
-        .approved_plan("garage", &topic, json!("OPEN"), true)
-        .await;
+    fixture.approved_plan("garage", &topic, json!("OPEN")).await;
 
     let actuation = wait_for(&fixture.store, "actuation-garage.0", "ActuationSimulated").await;
     assert_eq!(
@@ -439,9 +466,11 @@ async fn an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again(ba
     let mut fixture = Fixture::new(backend.store().await);
     let topic = unique_topic();
     let mut subscriber = Subscriber::on(1883, &topic).await;
+    fixture.start_executor(false);
     fixture
-        .approved_plan("blinds", &topic, json!({"position": 40}), false)
+        .approved_plan("blinds", &topic, json!({"position": 40}))
         .await;
+    wait_for(&fixture.store, "actuation-blinds.0", "ActuationRequested").await;
     // An actuator started attempt 1 and died before it reported.
     fixture
         .execute("actuation-blinds.0", "StartAttempt", json!({}))
@@ -470,6 +499,140 @@ async fn an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again(ba
             .await
             .as_deref(),
         Some(r#"{"position":40}"#)
+    );
+    fixture.stop().await;
+}
+
+async fn a_plan_runs_only_once_approved_and_its_steps_in_order(backend: Backend) {
+    let mut fixture = Fixture::new(backend.store().await);
+    let topic = unique_topic();
+    let mut subscriber = Subscriber::on(1883, &topic).await;
+    fixture.start_executor(false);
+    fixture.start_actuator(1883, ActuatorOptions::default());
+    fixture.start_plan_steps();
+    let list_milk = json!({
+        "stream_id": "shoppinglist-home",
+        "command_type": "ListItem",
+        "data": { "item": "oat milk" },
+        "executor": { "by": "domain" },
+        "summary": "Put oat milk on the list",
+    });
+    fixture
+        .propose(
+            "evening",
+            json!([list_milk, publish_step(&topic, json!({"state": "OFF"}))]),
+            "ask",
+        )
+        .await;
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        events(&fixture.store, "shoppinglist-home").await.is_empty(),
+        "not approved yet"
+    );
+    assert_eq!(
+        subscriber.next_payload(Duration::from_millis(100)).await,
+        None
+    );
+
+    fixture
+        .execute(
+            "plan-evening",
+            "ApprovePlan",
+            json!({ "user_id": "user-ann" }),
+        )
+        .await;
+    let plan = wait_for(&fixture.store, "plan-evening", "PlanCompleted").await;
+    assert_eq!(
+        types(&plan),
+        [
+            "PlanProposed",
+            "PlanApproved",
+            "PlanStepIssued",
+            "PlanStepSucceeded",
+            "PlanStepIssued",
+            "PlanStepSucceeded",
+            "PlanCompleted"
+        ]
+    );
+    assert_eq!(plan[2].data["command_id"], "plan:evening:0");
+    assert_eq!(plan[4].data["command_id"], "actuation-evening.1");
+    let list = events(&fixture.store, "shoppinglist-home").await;
+    assert_eq!(types(&list), ["ItemListed"]);
+    assert_eq!(
+        list[0].metadata.causation_id,
+        Some(plan[1].event_id),
+        "caused by the approval"
+    );
+    assert_eq!(
+        subscriber
+            .next_payload(Duration::from_secs(10))
+            .await
+            .as_deref(),
+        Some(r#"{"state":"OFF"}"#)
+    );
+    // The actuation carried out exactly the approved step's data.
+    let actuation = events(&fixture.store, "actuation-evening.1").await;
+    let action = actuation[0]
+        .personal
+        .as_ref()
+        .and_then(steward_events::Personal::plain)
+        .expect("the action");
+    assert_eq!(
+        action["action"],
+        json!({ "topic": topic, "payload": { "state": "OFF" } })
+    );
+    fixture.stop().await;
+}
+
+async fn a_step_the_domain_refuses_fails_the_plan_and_later_steps_never_run(backend: Backend) {
+    let mut fixture = Fixture::new(backend.store().await);
+    let topic = unique_topic();
+    let mut subscriber = Subscriber::on(1883, &topic).await;
+    fixture.start_executor(false);
+    fixture.start_actuator(1883, ActuatorOptions::default());
+    fixture.start_plan_steps();
+    let check_off_bread = json!({
+        "stream_id": "shoppinglist-home",
+        "command_type": "CheckOff",
+        "data": { "item": "bread" },
+        "executor": { "by": "domain" },
+        "summary": "Tick bread off",
+    });
+    fixture
+        .propose(
+            "bread",
+            json!([check_off_bread, publish_step(&topic, json!("ON"))]),
+            "act",
+        )
+        .await;
+    let plan = wait_for(&fixture.store, "plan-bread", "PlanFailed").await;
+    assert_eq!(
+        types(&plan),
+        [
+            "PlanProposed",
+            "PlanApproved",
+            "PlanStepIssued",
+            "PlanStepFailed",
+            "PlanFailed"
+        ]
+    );
+    let error = plan[3]
+        .personal
+        .as_ref()
+        .and_then(steward_events::Personal::plain)
+        .expect("the error");
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not_on_list")),
+        "{error}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(events(&fixture.store, "actuation-bread.1").await.is_empty());
+    assert_eq!(
+        subscriber.next_payload(Duration::from_millis(100)).await,
+        None
     );
     fixture.stop().await;
 }
