@@ -37,4 +37,9 @@ steward_ensure_services() {
         echo "ops/dev: installing nats-server"
         apt-get install -y -qq nats-server >/dev/null
     fi
+    # `serve`'s MQTT test watches the broker with mosquitto_sub.
+    if ! command -v mosquitto_sub >/dev/null; then
+        echo "ops/dev: installing mosquitto-clients"
+        apt-get install -y -qq mosquitto-clients >/dev/null
+    fi
 }

@@ -91,6 +91,14 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     /// The private key (PEM) of `tls_cert_file`; needs it.
     pub tls_key_file: Option<PathBuf>,
+    /// The MQTT broker the actuator publishes device commands to
+    /// (`mqtt://host:1883`); its user name and password come from the
+    /// credential vault's `mqtt` entry, if it holds one. Unset: no MQTT
+    /// integration, and actuations for it fail as not configured.
+    pub mqtt_url: Option<String>,
+    /// Request every actuation as a dry run: the actuator records what it
+    /// would have sent and sends nothing.
+    pub actuator_dry_run: bool,
 }
 
 /// Where projections read the log.
@@ -155,6 +163,8 @@ impl Default for Config {
             secure_cookies: false,
             tls_cert_file: None,
             tls_key_file: None,
+            mqtt_url: None,
+            actuator_dry_run: false,
         }
     }
 }
@@ -196,6 +206,8 @@ const KEYS: &[&str] = &[
     "secure_cookies",
     "tls_cert_file",
     "tls_key_file",
+    "mqtt_url",
+    "actuator_dry_run",
 ];
 
 /// A configuration that could not be read.

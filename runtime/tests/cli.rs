@@ -675,7 +675,16 @@ fn a_kurrentdb_url_is_served_only_by_a_kurrentdb_build() {
 
 /// Runs `steward serve` in `dir` until `done` returns something (or 30 s
 /// pass), then stops it with SIGTERM and checks it stopped cleanly.
-fn while_serving<T>(dir: &std::path::Path, mut done: impl FnMut() -> Option<T>) -> Option<T> {
+fn while_serving<T>(dir: &std::path::Path, done: impl FnMut() -> Option<T>) -> Option<T> {
+    while_serving_with(dir, &[], done)
+}
+
+/// [`while_serving`] with more environment variables for `serve`.
+fn while_serving_with<T>(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    mut done: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let binary = assert_cmd::cargo::cargo_bin("steward");
     let mut serve = StdCommand::new(binary)
         .current_dir(dir)
@@ -683,6 +692,7 @@ fn while_serving<T>(dir: &std::path::Path, mut done: impl FnMut() -> Option<T>) 
         .env_remove("STEWARD_NATS_URL")
         // Any free port: tests serve side by side.
         .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
         .args(["serve"])
         .spawn()
         .expect("serve starts");
@@ -767,6 +777,105 @@ fn serve_runs_the_sagas() {
     let record = read_json(dir.path(), "saga-low_stock");
     assert_eq!(record[0]["event_type"], "SagaReacted");
     assert_eq!(record[0]["data"]["trigger_event_id"], low[3]["event_id"]);
+}
+
+#[test]
+fn serve_carries_out_an_approved_plan_over_mqtt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = format!("steward-test/{}/lamp/set", uuid::Uuid::now_v7().simple());
+    let plan = serde_json::json!({
+        "request": "turn off the lamp",
+        "intent": "home.set_device",
+        "confidence": 0.97,
+        "steps": [{
+            "stream_id": "home-main",
+            "command_type": "Publish",
+            "data": { "topic": topic, "payload": { "state": "OFF" } },
+            "executor": { "by": "actuator", "integration": "mqtt" },
+            "summary": "Turn the lamp off",
+        }],
+        "model": { "name": "steward-intent", "version": "2", "location": { "ran": "local" } },
+        "approval": { "autonomy": "act" },
+    });
+    steward(dir.path())
+        .args(["command", "plan-lamp", "ProposePlan", "--data"])
+        .arg(plan.to_string())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PlanApproved"));
+    // The local Mosquitto, as the Debian package installs it.
+    let subscriber = StdCommand::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "1883",
+            "-C",
+            "1",
+            "-W",
+            "60",
+            "-t",
+            &topic,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub runs (Debian package mosquitto-clients)");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let done = while_serving_with(
+        dir.path(),
+        &[("STEWARD_MQTT_URL", "mqtt://127.0.0.1:1883")],
+        || {
+            let plan = read_json(dir.path(), "plan-lamp");
+            plan.iter()
+                .any(|event| event["event_type"] == "PlanCompleted")
+                .then_some(plan)
+        },
+    )
+    .expect("the plan completed");
+    let types: Vec<&str> = done
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "PlanProposed",
+            "PlanApproved",
+            "PlanStepIssued",
+            "PlanStepSucceeded",
+            "PlanCompleted"
+        ]
+    );
+    let received = subscriber.wait_with_output().expect("mosquitto_sub ends");
+    assert_eq!(
+        String::from_utf8_lossy(&received.stdout).trim(),
+        r#"{"state":"OFF"}"#
+    );
+    let actuation = read_json(dir.path(), "actuation-lamp.0");
+    assert_eq!(actuation[2]["event_type"], "ActuationSucceeded");
+    assert_eq!(actuation[2]["metadata"]["actor"], "system:actuator");
+}
+
+#[test]
+fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("STEWARD_NATS_URL")
+        .env("STEWARD_LISTEN", "127.0.0.1:0")
+        .env("STEWARD_MQTT_URL", "mqtt://steward:hunter2@127.0.0.1:1883")
+        .args(["serve"])
+        .output()
+        .expect("serve runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("mqtt_url"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the secret is not echoed: {stderr}"
+    );
 }
 
 /// One HTTP/1.1 request to `port` on loopback: the status and the body.

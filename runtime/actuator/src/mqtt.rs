@@ -60,6 +60,32 @@ impl MqttConfig {
             timeout: DEFAULT_TIMEOUT,
         }
     }
+
+    /// A broker named by an `mqtt://host[:port]` URL (port 1883 if none).
+    /// Sign-in belongs in the credential vault, not in the URL: a URL with
+    /// a user name or password is refused, as is any other scheme (TLS,
+    /// `mqtts://`, is not supported yet). Errors never quote the URL, which
+    /// may hold a secret.
+    pub fn from_url(endpoint: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(endpoint).map_err(|e| format!("not a URL: {e}"))?;
+        if parsed.scheme() != "mqtt" {
+            return Err(format!(
+                "`{}://`: only mqtt:// brokers are supported",
+                parsed.scheme()
+            ));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(
+                "put the user name and password in the credential vault, not the URL".to_owned(),
+            );
+        }
+        let host = parsed
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or_else(|| "the URL names no host".to_owned())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(Self::new(host, parsed.port().unwrap_or(1883)))
+    }
 }
 
 /// A publish as an action asks for it.
@@ -316,6 +342,28 @@ impl Integration for MqttIntegration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broker_is_named_by_an_mqtt_url_without_secrets() {
+        let config = MqttConfig::from_url("mqtt://broker.home:1884").expect("a broker");
+        assert_eq!((config.host.as_str(), config.port), ("broker.home", 1884));
+        let config = MqttConfig::from_url("mqtt://[::1]").expect("a broker");
+        assert_eq!((config.host.as_str(), config.port), ("::1", 1883));
+        for bad in [
+            "mqtts://broker.home",
+            "http://broker.home",
+            "mqtt://user:secret@broker.home",
+            "mqtt://",
+            "broker.home:1883",
+        ] {
+            assert!(MqttConfig::from_url(bad).is_err(), "{bad}");
+        }
+        let refused = MqttConfig::from_url("mqtt://user:secret@broker.home").expect_err("secrets");
+        assert!(
+            !refused.contains("secret@"),
+            "the secret is not echoed: {refused}"
+        );
+    }
 
     #[test]
     fn actions_become_publishes_and_bad_ones_are_refused() {

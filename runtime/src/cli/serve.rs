@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
+use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
+use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
 use steward_bus::{JetStreamSource, Relay, SourceConfig};
 use steward_events::{EventStore, StreamId, SubjectId};
 use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_and_run};
@@ -114,6 +116,36 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         move |lost| {
             let webhooks = webhooks.clone();
             async move { webhooks.run(lost).await }
+        },
+    ));
+    let executor = Arc::new(PlanExecutor::new(
+        host.clone(),
+        opened.store.clone(),
+        ExecutorOptions {
+            dry_run: config.actuator_dry_run,
+        },
+    ));
+    workers.spawn(leased(
+        "plan executor",
+        opened.store.clone(),
+        PlanExecutor::LEASE.to_owned(),
+        config.lease_options(),
+        shutdown.clone(),
+        move |lost| {
+            let executor = Arc::clone(&executor);
+            async move { executor.run(lost).await }
+        },
+    ));
+    let actuator = Arc::new(actuator(config, &host, &opened).await?);
+    workers.spawn(leased(
+        "actuator",
+        opened.store.clone(),
+        ActuatorWorker::LEASE.to_owned(),
+        config.lease_options(),
+        shutdown.clone(),
+        move |lost| {
+            let actuator = Arc::clone(&actuator);
+            async move { actuator.run(lost).await }
         },
     ));
     let calendar = StreamId::parse(&config.calendar)
@@ -411,4 +443,38 @@ impl StopSignal {
         }
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The actuator with the integrations the configuration names: MQTT when
+/// `mqtt_url` is set, signing in with the vault's `mqtt` credentials if it
+/// holds them.
+async fn actuator(
+    config: &Config,
+    host: &Host,
+    opened: &Opened,
+) -> Result<ActuatorWorker, Failure> {
+    let mut actuator = ActuatorWorker::new(
+        host.clone(),
+        opened.store.clone(),
+        ActuatorOptions::default(),
+    );
+    if let Some(url) = &config.mqtt_url {
+        let mut mqtt = MqttConfig::from_url(url)
+            .map_err(|e| Failure::Input(format!("configuration `mqtt_url`: {e}")))?;
+        let vault = CredentialVault::new(opened.store.clone());
+        if let Some(sealed) = vault.open("mqtt").await? {
+            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `mqtt` entry: {e}")))?;
+            if let Some(username) = secret.username.clone() {
+                let password = secret
+                    .password
+                    .clone()
+                    .or_else(|| secret.token.clone())
+                    .unwrap_or_default();
+                mqtt.credentials = Some((username, password));
+            }
+        }
+        actuator = actuator.with(Arc::new(MqttIntegration::new(mqtt)));
+    }
+    Ok(actuator)
 }
