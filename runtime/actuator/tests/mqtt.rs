@@ -1,71 +1,14 @@
 //! The MQTT integration against real Mosquitto brokers: the shared one on
 //! 127.0.0.1:1883 and ones the tests start and stop.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use steward_actuator::Integration;
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
-
-const SHARED_BROKER: (&str, u16) = ("127.0.0.1", 1883);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("an address")
-        .port()
-}
-
-/// A subscriber to one topic, to see what reached the broker.
-struct Subscriber {
-    _client: AsyncClient,
-    events: EventLoop,
-}
-
-impl Subscriber {
-    async fn on(port: u16, topic: &str) -> Self {
-        let id = format!("steward-test-{}", uuid::Uuid::now_v7().simple());
-        let (client, mut events) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 8);
-        client
-            .subscribe(topic, QoS::AtLeastOnce)
-            .await
-            .expect("subscribe queued");
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), events.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
-                Ok(Ok(_)) => {}
-                other => panic!("subscribing to {topic}: {other:?}"),
-            }
-        }
-        Self {
-            _client: client,
-            events,
-        }
-    }
-
-    async fn next_payload(&mut self) -> String {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.events.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                    return String::from_utf8(publish.payload.to_vec()).expect("UTF-8");
-                }
-                Ok(Ok(_)) => {}
-                other => panic!("waiting for a message: {other:?}"),
-            }
-        }
-    }
-}
-
-fn unique_topic() -> String {
-    format!(
-        "steward-test/{}/living_room/set",
-        uuid::Uuid::now_v7().simple()
-    )
-}
+use support::{Broker, SHARED_BROKER, Subscriber, free_port, unique_topic};
 
 #[tokio::test]
 async fn a_publish_reaches_the_broker_and_succeeds_on_its_acknowledgement() {
@@ -86,7 +29,7 @@ async fn a_publish_reaches_the_broker_and_succeeds_on_its_acknowledgement() {
         "{:?}",
         first.result
     );
-    assert_eq!(subscriber.next_payload().await, r#"{"state":"OFF"}"#);
+    assert_eq!(subscriber.expect_payload().await, r#"{"state":"OFF"}"#);
 
     // The session is kept: the next publish goes over it.
     let second = mqtt
@@ -94,7 +37,7 @@ async fn a_publish_reaches_the_broker_and_succeeds_on_its_acknowledgement() {
         .await
         .expect("published");
     assert_eq!(second.result, json!({"topic": topic, "qos": 0}));
-    assert_eq!(subscriber.next_payload().await, "ON");
+    assert_eq!(subscriber.expect_payload().await, "ON");
 }
 
 #[tokio::test]
@@ -124,47 +67,6 @@ async fn a_dry_run_describes_the_publish_without_a_broker() {
     );
 }
 
-/// A Mosquitto of the test's own, to stop and start again on one port.
-struct Broker {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .expect("config");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto starts (Debian package mosquitto)");
-        let broker = Self { child, _dir: dir };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return broker;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(broker);
-        panic!("mosquitto did not listen on {port}");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_reconnects() {
     let port = free_port();
@@ -183,7 +85,7 @@ async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_recon
     mqtt.execute(&action, "cmd-1")
         .await
         .expect("the broker is up");
-    assert_eq!(subscriber.next_payload().await, r#"{"state":"ON"}"#);
+    assert_eq!(subscriber.expect_payload().await, r#"{"state":"ON"}"#);
 
     drop(subscriber);
     drop(broker);
@@ -198,7 +100,7 @@ async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_recon
     mqtt.execute(&action, "cmd-2")
         .await
         .expect("the broker is back");
-    assert_eq!(subscriber.next_payload().await, r#"{"state":"ON"}"#);
+    assert_eq!(subscriber.expect_payload().await, r#"{"state":"ON"}"#);
 }
 
 #[tokio::test]
@@ -232,7 +134,7 @@ async fn an_abandoned_publish_is_never_sent_with_the_next_one() {
     mqtt.execute(&json!({"topic": topic, "payload": "B"}), "cmd-b")
         .await
         .expect("B published");
-    assert_eq!(subscriber.next_payload().await, "B");
-    let more = tokio::time::timeout(Duration::from_millis(500), subscriber.next_payload()).await;
-    assert!(more.is_err(), "A was sent after all: {more:?}");
+    assert_eq!(subscriber.expect_payload().await, "B");
+    let more = subscriber.next_payload(Duration::from_millis(500)).await;
+    assert_eq!(more, None, "A was sent after all");
 }

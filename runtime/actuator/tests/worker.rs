@@ -2,12 +2,12 @@
 //! directory, and a PostgreSQL database of its own), publishing to real
 //! Mosquitto brokers, on a `ManualClock` the tests move.
 
-use std::net::TcpListener;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use steward_actors::CommandEnvelope;
 use steward_actors::saga::PlanSteps;
@@ -17,20 +17,13 @@ use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
 use steward_host::workers::SagaWorker;
 use steward_host::{Host, HostOptions, ManualClock};
 use steward_store_core::{MasterKey, Store};
+use support::{Subscriber, free_port, unique_topic};
 use tokio_util::sync::CancellationToken;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
         .single()
         .expect("valid")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("an address")
-        .port()
 }
 
 fn stream(name: &str) -> StreamId {
@@ -65,53 +58,23 @@ async fn wait_for(store: &Store, name: &str, event_type: &str) -> Vec<RecordedEv
     }
 }
 
+/// Waits until `name` holds `at_least` events of type `event_type`.
+async fn wait_for_count(store: &Store, name: &str, event_type: &str, at_least: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while count(&events(store, name).await, event_type) < at_least {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} holds fewer than {at_least} {event_type}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 fn count(events: &[RecordedEvent], event_type: &str) -> usize {
     events
         .iter()
         .filter(|e| e.event_type.as_str() == event_type)
         .count()
-}
-
-struct Subscriber {
-    _client: AsyncClient,
-    events: EventLoop,
-}
-
-impl Subscriber {
-    async fn on(port: u16, topic: &str) -> Self {
-        let id = format!("steward-test-{}", uuid::Uuid::now_v7().simple());
-        let (client, mut events) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 8);
-        client
-            .subscribe(topic, QoS::AtLeastOnce)
-            .await
-            .expect("subscribe queued");
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), events.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
-                Ok(Ok(_)) => {}
-                other => panic!("subscribing to {topic}: {other:?}"),
-            }
-        }
-        Self {
-            _client: client,
-            events,
-        }
-    }
-
-    /// The next message within `wait`, if any.
-    async fn next_payload(&mut self, wait: Duration) -> Option<String> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, self.events.poll()).await {
-                Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
-                    return Some(String::from_utf8(publish.payload.to_vec()).expect("UTF-8"));
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => panic!("subscriber: {error}"),
-                Err(_) => return None,
-            }
-        }
-    }
 }
 
 /// A store, a host on a manual clock, and the workers under test.
@@ -233,10 +196,6 @@ fn publish_step(topic: &str, payload: Value) -> Value {
     })
 }
 
-fn unique_topic() -> String {
-    format!("steward-test/{}/set", uuid::Uuid::now_v7().simple())
-}
-
 enum Backend {
     Sqlite(steward_testkit::SqliteDir),
     Postgres(Box<steward_testkit::PgDatabase>),
@@ -294,13 +253,7 @@ async fn an_approved_step_is_published_once_and_completes_its_plan(backend: Back
         .approved_plan("lights", &topic, json!({"state": "OFF"}))
         .await;
 
-    assert_eq!(
-        subscriber
-            .next_payload(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some(r#"{"state":"OFF"}"#)
-    );
+    assert_eq!(subscriber.expect_payload().await, r#"{"state":"OFF"}"#);
     let actuation = wait_for(&fixture.store, "actuation-lights.0", "ActuationSucceeded").await;
     assert_eq!(
         types(&actuation),
@@ -376,15 +329,7 @@ async fn a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_f
 
     // The second fails too, which opens the circuit for 10 minutes.
     fixture.clock.advance(chrono::Duration::seconds(2));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while count(
-        &events(&fixture.store, "actuation-heating.0").await,
-        "ActuationFailed",
-    ) < 2
-    {
-        assert!(tokio::time::Instant::now() < deadline, "no second failure");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_for_count(&fixture.store, "actuation-heating.0", "ActuationFailed", 2).await;
     // Its retry falls due (4 s), but the circuit holds the third attempt.
     fixture.clock.advance(chrono::Duration::seconds(5));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -401,18 +346,13 @@ async fn a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_f
     // it again, until the five attempts are spent and the plan fails.
     for attempt in 3..=5 {
         fixture.clock.advance(chrono::Duration::minutes(10));
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while count(
-            &events(&fixture.store, "actuation-heating.0").await,
+        wait_for_count(
+            &fixture.store,
+            "actuation-heating.0",
             "ActuationFailed",
-        ) < attempt
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no failure of attempt {attempt}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+            attempt,
+        )
+        .await;
         assert_eq!(
             count(
                 &events(&fixture.store, "actuation-heating.0").await,
@@ -493,13 +433,7 @@ async fn an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again(ba
         ]
     );
     assert_eq!(actuation[4].data["attempt"], 2);
-    assert_eq!(
-        subscriber
-            .next_payload(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some(r#"{"position":40}"#)
-    );
+    assert_eq!(subscriber.expect_payload().await, r#"{"position":40}"#);
     fixture.stop().await;
 }
 
@@ -564,13 +498,7 @@ async fn a_plan_runs_only_once_approved_and_its_steps_in_order(backend: Backend)
         Some(plan[1].event_id),
         "caused by the approval"
     );
-    assert_eq!(
-        subscriber
-            .next_payload(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some(r#"{"state":"OFF"}"#)
-    );
+    assert_eq!(subscriber.expect_payload().await, r#"{"state":"OFF"}"#);
     // The actuation carried out exactly the approved step's data.
     let actuation = events(&fixture.store, "actuation-evening.1").await;
     let action = actuation[0]

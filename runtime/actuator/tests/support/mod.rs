@@ -1,0 +1,120 @@
+//! What the actuator's tests share: free ports, unique topics, a
+//! subscriber to see what reached a broker, and brokers of their own.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+
+/// The Mosquitto every machine of this project runs.
+pub const SHARED_BROKER: (&str, u16) = ("127.0.0.1", 1883);
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("an address")
+        .port()
+}
+
+/// A topic no other test publishes to.
+pub fn unique_topic() -> String {
+    format!("steward-test/{}/set", uuid::Uuid::now_v7().simple())
+}
+
+/// A subscriber to one topic, to see what reached the broker.
+pub struct Subscriber {
+    _client: AsyncClient,
+    events: EventLoop,
+}
+
+impl Subscriber {
+    /// Subscribed (SUBACK received) to `topic` on the broker at `port`.
+    pub async fn on(port: u16, topic: &str) -> Self {
+        let id = format!("steward-test-{}", uuid::Uuid::now_v7().simple());
+        let (client, mut events) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 8);
+        client
+            .subscribe(topic, QoS::AtLeastOnce)
+            .await
+            .expect("subscribe queued");
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), events.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
+                Ok(Ok(_)) => {}
+                other => panic!("subscribing to {topic}: {other:?}"),
+            }
+        }
+        Self {
+            _client: client,
+            events,
+        }
+    }
+
+    /// The next message within `wait`, if any.
+    pub async fn next_payload(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => {
+                    return Some(String::from_utf8(publish.payload.to_vec()).expect("UTF-8"));
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => panic!("subscriber: {error}"),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next message, which must come within ten seconds.
+    pub async fn expect_payload(&mut self) -> String {
+        self.next_payload(Duration::from_secs(10))
+            .await
+            .expect("a message within 10 s")
+    }
+}
+
+/// A Mosquitto of the test's own, to stop and start again on one port.
+pub struct Broker {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// Anonymous, on 127.0.0.1:`port`, keeping nothing on disk.
+    pub fn start(port: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .expect("config");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts (Debian package mosquitto)");
+        let broker = Self { child, _dir: dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return broker;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(broker);
+        panic!("mosquitto did not listen on {port}");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
