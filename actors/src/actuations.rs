@@ -9,7 +9,9 @@
 //!   recorded as failed (lost) before the next starts, so the command is
 //!   carried out at least once, and the id, handed to the integration as
 //!   the idempotency key, lets it be carried out once;
-//! - a dry run is never attempted: it records what would have been sent.
+//! - a dry run is never attempted: it records what would have been sent;
+//! - an action that cannot be carried out at all is refused: the actuation
+//!   fails without an attempt.
 
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
@@ -94,6 +96,13 @@ pub enum ActuationCommand {
     RecordSimulation {
         /// What the integration would have sent.
         would: Value,
+    },
+    /// The action cannot be carried out at all (no such integration, an
+    /// action it refuses): the actuation fails without an attempt, dry run
+    /// or not.
+    RefuseActuation {
+        /// Why.
+        error: String,
     },
 }
 
@@ -293,6 +302,31 @@ impl Aggregate for Actuation {
                     error,
                     retry_at,
                     latency_ms,
+                })])
+            }
+            ActuationCommand::RefuseActuation { error } => {
+                let request = self.requested()?;
+                if self.status == ActuationStatus::Failed {
+                    return Ok(Vec::new());
+                }
+                ensure(!self.status.is_final(), "actuation_finished", || {
+                    format!("the actuation {}", self.status.name())
+                })?;
+                ensure(
+                    self.status != ActuationStatus::Running,
+                    "attempt_running",
+                    || format!("attempt {} has no outcome yet", self.attempts),
+                )?;
+                let error = error.trim().to_owned();
+                ensure(!error.is_empty(), "error_required", || {
+                    "say why it cannot be carried out".to_owned()
+                })?;
+                Ok(vec![ActuationEvent::Failed(ActuationFailed {
+                    attempt: self.attempts,
+                    plan_step: request.plan_step.clone(),
+                    error,
+                    retry_at: None,
+                    latency_ms: 0,
                 })])
             }
             ActuationCommand::RecordSimulation { would } => {

@@ -230,6 +230,32 @@ fn a_dry_run_is_simulated_and_never_attempted() {
 }
 
 #[test]
+fn an_action_that_cannot_be_carried_out_is_refused_without_an_attempt() {
+    let refused = ActuationEvent::Failed(ActuationFailed {
+        attempt: 0,
+        plan_step: Some(step()),
+        error: "no integration named `zigbee` is configured".into(),
+        retry_at: None,
+        latency_ms: 0,
+    });
+    let refuse = || ActuationCommand::RefuseActuation {
+        error: " no integration named `zigbee` is configured ".into(),
+    };
+    for dry_run in [true, false] {
+        let actuation = given::<Actuation>([requested(dry_run, 5)])
+            .when(refuse())
+            .then([refused.clone()]);
+        assert_eq!(actuation.status, ActuationStatus::Failed);
+    }
+    given::<Actuation>([requested(false, 5), refused])
+        .when(refuse())
+        .then([]);
+    given::<Actuation>([requested(false, 5), started(1)])
+        .when(refuse())
+        .then_rejected("attempt_running");
+}
+
+#[test]
 fn live_and_replayed_actuations_agree() {
     let (live, replayed) = live_and_replayed::<Actuation>([
         (request(false, Some(2)), now()),

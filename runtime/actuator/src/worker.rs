@@ -3,8 +3,10 @@
 //!
 //! It learns of actuations from the log (requested, failed with a retry
 //! time, finished) and, when one is due by the host's clock, reads its
-//! state and takes the next step: a dry run is described and recorded as
-//! simulated; otherwise an attempt is started, the integration executes
+//! state and takes the next step: an action no integration here can carry
+//! out (none of that name, or one that refuses the action) is refused
+//! without an attempt; a dry run is described and recorded as simulated;
+//! otherwise an attempt is started, the integration executes
 //! the action (the actuation's id is the idempotency key), and the outcome
 //! is recorded, transient failures with the retry time the aggregate sets.
 //! Each step is a command with an id derived from the actuation and the
@@ -215,21 +217,39 @@ impl ActuatorWorker {
         }
         let integration = self.integrations.get(&request.integration);
 
-        if request.dry_run {
-            let would = match integration.map(|i| i.describe(&request.action)) {
-                Some(Ok(would)) => would,
-                Some(Err(error)) => json!({ "refused": error.to_string() }),
-                None => json!({ "refused": no_integration(&request.integration) }),
-            };
-            self.send(
-                actuation,
-                format!("actuator:{id}:simulate"),
-                "RecordSimulation",
-                json!({ "would": would }),
-                stop,
-            )
-            .await?;
-            return Ok(None);
+        let described = match integration {
+            Some(integration) if request.dry_run => integration.describe(&request.action),
+            Some(_) => Ok(Value::Null),
+            None => Err(IntegrationError::BadAction(no_integration(
+                &request.integration,
+            ))),
+        };
+        match described {
+            Err(error) if state.status != ActuationStatus::Running => {
+                // Nothing to attempt: the action cannot be carried out here.
+                let refusal = json!({ "error": error.to_string() });
+                self.send(
+                    actuation,
+                    format!("actuator:{id}:refuse"),
+                    "RefuseActuation",
+                    refusal,
+                    stop,
+                )
+                .await?;
+                return Ok(None);
+            }
+            Ok(would) if request.dry_run => {
+                self.send(
+                    actuation,
+                    format!("actuator:{id}:simulate"),
+                    "RecordSimulation",
+                    json!({ "would": would }),
+                    stop,
+                )
+                .await?;
+                return Ok(None);
+            }
+            _ => {}
         }
 
         if state.status == ActuationStatus::Running {

@@ -239,6 +239,7 @@ on_both_backends!(
     a_step_the_domain_refuses_fails_the_plan_and_later_steps_never_run,
     a_broker_that_is_down_is_retried_until_the_circuit_opens_and_the_plan_fails,
     a_dry_run_records_what_would_be_sent_and_publishes_nothing,
+    an_action_no_integration_can_carry_out_fails_its_plan_without_an_attempt,
     an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again,
 );
 
@@ -562,5 +563,24 @@ async fn a_step_the_domain_refuses_fails_the_plan_and_later_steps_never_run(back
         subscriber.next_payload(Duration::from_millis(100)).await,
         None
     );
+    fixture.stop().await;
+}
+
+async fn an_action_no_integration_can_carry_out_fails_its_plan_without_an_attempt(
+    backend: Backend,
+) {
+    let mut fixture = Fixture::new(backend.store().await);
+    fixture.start_executor(true);
+    fixture.start_actuator(1883, ActuatorOptions::default());
+    fixture.start_plan_steps();
+    // A wildcard is no topic to publish to, dry run or not.
+    fixture
+        .approved_plan("wild", "home/+/set", json!("ON"))
+        .await;
+    let plan = wait_for(&fixture.store, "plan-wild", "PlanFailed").await;
+    assert_eq!(count(&plan, "PlanStepFailed"), 1);
+    let actuation = events(&fixture.store, "actuation-wild.0").await;
+    assert_eq!(types(&actuation), ["ActuationRequested", "ActuationFailed"]);
+    assert_eq!(actuation[1].data["attempt"], 0);
     fixture.stop().await;
 }
