@@ -217,9 +217,10 @@ impl ActuatorWorker {
         }
         let integration = self.integrations.get(&request.integration);
 
+        // Describing checks the action without side effects, so one the
+        // integration could never carry out is refused before any attempt.
         let described = match integration {
-            Some(integration) if request.dry_run => integration.describe(&request.action),
-            Some(_) => Ok(Value::Null),
+            Some(integration) => integration.describe(&request.action),
             None => Err(IntegrationError::BadAction(no_integration(
                 &request.integration,
             ))),

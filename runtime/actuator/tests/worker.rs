@@ -569,18 +569,25 @@ async fn a_step_the_domain_refuses_fails_the_plan_and_later_steps_never_run(back
 async fn an_action_no_integration_can_carry_out_fails_its_plan_without_an_attempt(
     backend: Backend,
 ) {
-    let mut fixture = Fixture::new(backend.store().await);
-    fixture.start_executor(true);
-    fixture.start_actuator(1883, ActuatorOptions::default());
-    fixture.start_plan_steps();
-    // A wildcard is no topic to publish to, dry run or not.
-    fixture
-        .approved_plan("wild", "home/+/set", json!("ON"))
-        .await;
-    let plan = wait_for(&fixture.store, "plan-wild", "PlanFailed").await;
-    assert_eq!(count(&plan, "PlanStepFailed"), 1);
-    let actuation = events(&fixture.store, "actuation-wild.0").await;
-    assert_eq!(types(&actuation), ["ActuationRequested", "ActuationFailed"]);
-    assert_eq!(actuation[1].data["attempt"], 0);
-    fixture.stop().await;
+    let store = backend.store().await;
+    for (dry_run, plan_id) in [(true, "wild-dry"), (false, "wild")] {
+        let mut fixture = Fixture::new(store.clone());
+        fixture.start_executor(dry_run);
+        fixture.start_actuator(1883, ActuatorOptions::default());
+        fixture.start_plan_steps();
+        // A wildcard is no topic to publish to, dry run or not.
+        fixture
+            .approved_plan(plan_id, "home/+/set", json!("ON"))
+            .await;
+        let plan = wait_for(&fixture.store, &format!("plan-{plan_id}"), "PlanFailed").await;
+        assert_eq!(count(&plan, "PlanStepFailed"), 1);
+        let actuation = events(&fixture.store, &format!("actuation-{plan_id}.0")).await;
+        assert_eq!(
+            types(&actuation),
+            ["ActuationRequested", "ActuationFailed"],
+            "dry run {dry_run}"
+        );
+        assert_eq!(actuation[1].data["attempt"], 0);
+        fixture.stop().await;
+    }
 }
