@@ -39,7 +39,7 @@ use steward_events::domain::home::{
     SceneAction, SceneActivated, SceneDefined, SceneRemoved, ValueSpec,
 };
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure, short_text};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, is_snake_name, short_text};
 use crate::catalog::Visitor;
 
 /// Shows the domain's aggregates to `visitor`.
@@ -184,9 +184,7 @@ fn identifier(value: &str, what: &str) -> Result<String, Rejection> {
 fn attribute_name(name: &str) -> Result<String, Rejection> {
     let valid = name.chars().count() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && is_snake_name(name);
     ensure(valid, "capability_invalid", || {
         format!(
             "an attribute name is lower-case letters, digits and `_` (like `colour_temp`), not `{name}`"

@@ -29,7 +29,7 @@ use steward_events::domain::plans::{
 };
 use steward_events::{EventType, StreamId};
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, is_snake_name};
 use crate::catalog::Visitor;
 
 /// Shows the plan aggregate to `visitor`.
@@ -462,18 +462,7 @@ fn check_proposal(proposal: &PlanProposed, context: &Context) -> Result<(), Reje
         "one_origin",
         || "a plan answers either a request or a trigger event, exactly one".to_owned(),
     )?;
-    let well_formed_intent = proposal
-        .intent
-        .split_once('.')
-        .is_some_and(|(domain, action)| {
-            [domain, action].iter().all(|part| {
-                !part.is_empty()
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            })
-        });
-    ensure(well_formed_intent, "bad_intent", || {
+    ensure(is_intent_label(&proposal.intent), "bad_intent", || {
         format!("intent `{}` is not `<domain>.<action>`", proposal.intent)
     })?;
     ensure(
@@ -512,6 +501,13 @@ fn check_proposal(proposal: &PlanProposed, context: &Context) -> Result<(), Reje
         })?;
     }
     Ok(())
+}
+
+/// Whether `label` is `<domain>.<action>`, each a snake-case name.
+pub fn is_intent_label(label: &str) -> bool {
+    label
+        .split_once('.')
+        .is_some_and(|(domain, action)| is_snake_name(domain) && is_snake_name(action))
 }
 
 fn check_step(index: usize, step: &PlanStep) -> Result<(), Rejection> {

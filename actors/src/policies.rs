@@ -25,8 +25,9 @@ use steward_events::domain::policies::{
     PolicyEvent, PolicyLimitsSet, PolicyRuleRemoved, PolicyRuleSet,
 };
 
-use crate::aggregate::{Aggregate, Context, Rejection, ensure};
+use crate::aggregate::{Aggregate, Context, Rejection, ensure, is_snake_name};
 use crate::catalog::Visitor;
+use crate::plans::is_intent_label;
 
 /// Shows the policies aggregate to `visitor`.
 pub(crate) fn visit<V: Visitor>(visitor: &mut V) {
@@ -394,17 +395,7 @@ impl Aggregate for Policies {
 /// and `_`.
 fn checked_scope(scope: &str) -> Result<String, Rejection> {
     let scope = scope.trim();
-    let part_ok = |part: &str| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    };
-    let valid = scope == EVERYTHING
-        || match scope.split_once('.') {
-            Some((domain, action)) => part_ok(domain) && part_ok(action),
-            None => part_ok(scope),
-        };
+    let valid = scope == EVERYTHING || is_snake_name(scope) || is_intent_label(scope);
     ensure(valid, "bad_scope", || {
         format!("scope `{scope}` is not `*`, `<domain>` or `<domain>.<action>`")
     })?;
