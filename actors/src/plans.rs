@@ -8,8 +8,9 @@
 //! - proposed under `suggest` → shown; a person may still approve or
 //!   reject it, and it never lapses;
 //! - approved → its steps are issued in order, each reported back as
-//!   succeeded (the last one completes the plan) or failed (which fails
-//!   the plan; later steps are never issued).
+//!   succeeded (the last one completes the plan; a plan with a step only
+//!   simulated, in a dry run, completes as simulated) or failed (which
+//!   fails the plan; later steps are never issued).
 //!
 //! Every rule holds after an erasure: the steps' contents are personal and
 //! may be gone, so the plan follows its steps by count and index only.
@@ -107,6 +108,9 @@ pub enum PlanCommand {
     RecordStepSucceeded {
         /// The step's index.
         step: u32,
+        /// It was only simulated (a dry run).
+        #[serde(default)]
+        simulated: bool,
     },
     /// An issued step failed for good.
     RecordStepFailed {
@@ -167,6 +171,8 @@ pub struct StepProgress {
     pub command_id: String,
     /// Whether it was carried out; `None` while it runs.
     pub succeeded: Option<bool>,
+    /// Whether it was only simulated (a dry run).
+    pub simulated: bool,
 }
 
 /// A plan: its proposal, who answered it and how its steps went.
@@ -227,7 +233,7 @@ impl Plan {
 impl Aggregate for Plan {
     const CATEGORY: &'static str = "plan";
     const DOMAIN: &'static str = "planner";
-    const STATE_VERSION: u32 = 1;
+    const STATE_VERSION: u32 = 2;
     type Command = PlanCommand;
     type Event = PlanEvent;
 
@@ -370,7 +376,7 @@ impl Aggregate for Plan {
                     command_id,
                 })])
             }
-            PlanCommand::RecordStepSucceeded { step } => {
+            PlanCommand::RecordStepSucceeded { step, simulated } => {
                 let proposal = self.proposal()?;
                 match self.step(step)?.succeeded {
                     Some(true) => return Ok(Vec::new()),
@@ -382,10 +388,15 @@ impl Aggregate for Plan {
                     }
                     None => {}
                 }
-                let mut events = vec![PlanEvent::StepSucceeded(PlanStepSucceeded { step })];
+                let mut events = vec![PlanEvent::StepSucceeded(PlanStepSucceeded {
+                    step,
+                    simulated,
+                })];
                 if step + 1 == proposal.step_count {
+                    let simulated = simulated || self.steps.iter().any(|s| s.simulated);
                     events.push(PlanEvent::Completed(PlanCompleted {
                         completed_at: context.now,
+                        simulated,
                     }));
                 }
                 Ok(events)
@@ -438,10 +449,12 @@ impl Aggregate for Plan {
             PlanEvent::StepIssued(issued) => self.steps.push(StepProgress {
                 command_id: issued.command_id.clone(),
                 succeeded: None,
+                simulated: false,
             }),
             PlanEvent::StepSucceeded(done) => {
                 if let Some(step) = self.steps.get_mut(done.step as usize) {
                     step.succeeded = Some(true);
+                    step.simulated = done.simulated;
                 }
             }
             PlanEvent::StepFailed(failed) => {

@@ -426,12 +426,21 @@ fn steps_are_issued_in_order_and_the_last_success_completes_the_plan() {
         })
         .then_rejected("step_issued");
     given::<Plan>(first_running.clone())
-        .when(PlanCommand::RecordStepSucceeded { step: 0 })
-        .then([PlanEvent::StepSucceeded(PlanStepSucceeded { step: 0 })]);
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 0,
+            simulated: false,
+        })
+        .then([PlanEvent::StepSucceeded(PlanStepSucceeded {
+            step: 0,
+            simulated: false,
+        })]);
 
     let mut second_running = first_running;
     second_running.extend([
-        PlanEvent::StepSucceeded(PlanStepSucceeded { step: 0 }),
+        PlanEvent::StepSucceeded(PlanStepSucceeded {
+            step: 0,
+            simulated: false,
+        }),
         issued(1),
     ]);
     given::<Plan>(second_running.clone())
@@ -442,19 +451,32 @@ fn steps_are_issued_in_order_and_the_last_success_completes_the_plan() {
         .then_rejected("no_such_step");
     let plan = given::<Plan>(second_running.clone())
         .at(in_minutes(2))
-        .when(PlanCommand::RecordStepSucceeded { step: 1 })
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 1,
+            simulated: false,
+        })
         .then([
-            PlanEvent::StepSucceeded(PlanStepSucceeded { step: 1 }),
+            PlanEvent::StepSucceeded(PlanStepSucceeded {
+                step: 1,
+                simulated: false,
+            }),
             PlanEvent::Completed(PlanCompleted {
                 completed_at: in_minutes(2),
+                simulated: false,
             }),
         ]);
     assert_eq!(plan.status, PlanStatus::Completed);
 
     let mut done = second_running;
-    done.push(PlanEvent::StepSucceeded(PlanStepSucceeded { step: 1 }));
+    done.push(PlanEvent::StepSucceeded(PlanStepSucceeded {
+        step: 1,
+        simulated: false,
+    }));
     given::<Plan>(done.clone())
-        .when(PlanCommand::RecordStepSucceeded { step: 1 })
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 1,
+            simulated: false,
+        })
         .then([]);
     given::<Plan>(done)
         .when(PlanCommand::RecordStepFailed {
@@ -462,6 +484,34 @@ fn steps_are_issued_in_order_and_the_last_success_completes_the_plan() {
             error: "late".into(),
         })
         .then_rejected("step_succeeded");
+}
+
+#[test]
+fn a_plan_with_a_simulated_step_completes_as_simulated() {
+    let mut history = running();
+    history.extend([
+        issued(0),
+        PlanEvent::StepSucceeded(PlanStepSucceeded {
+            step: 0,
+            simulated: true,
+        }),
+        issued(1),
+    ]);
+    given::<Plan>(history)
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 1,
+            simulated: false,
+        })
+        .then([
+            PlanEvent::StepSucceeded(PlanStepSucceeded {
+                step: 1,
+                simulated: false,
+            }),
+            PlanEvent::Completed(PlanCompleted {
+                completed_at: now(),
+                simulated: true,
+            }),
+        ]);
 }
 
 #[test]
@@ -503,7 +553,10 @@ fn a_failed_step_fails_the_plan_and_stops_it() {
         }),
     ]);
     given::<Plan>(failed.clone())
-        .when(PlanCommand::RecordStepSucceeded { step: 0 })
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 0,
+            simulated: false,
+        })
         .then_rejected("step_failed");
     given::<Plan>(failed)
         .when(PlanCommand::RecordStepIssued {
@@ -541,10 +594,16 @@ fn the_request_slots_steps_and_reasons_are_sealed_and_the_plan_survives_their_er
     };
     assert!(read_proposal.steps.is_empty() && read_proposal.request.is_none());
     let mut history = vec![read, approved_by("user-ann"), issued(0)];
-    history.push(PlanEvent::StepSucceeded(PlanStepSucceeded { step: 0 }));
+    history.push(PlanEvent::StepSucceeded(PlanStepSucceeded {
+        step: 0,
+        simulated: false,
+    }));
     history.push(issued(1));
     given::<Plan>(history)
-        .when(PlanCommand::RecordStepSucceeded { step: 1 })
+        .when(PlanCommand::RecordStepSucceeded {
+            step: 1,
+            simulated: false,
+        })
         .then_matches(|events| assert!(matches!(events.last(), Some(PlanEvent::Completed(_)))));
 }
 
@@ -565,7 +624,13 @@ fn live_and_replayed_plans_agree() {
             },
             in_minutes(2),
         ),
-        (PlanCommand::RecordStepSucceeded { step: 0 }, in_minutes(3)),
+        (
+            PlanCommand::RecordStepSucceeded {
+                step: 0,
+                simulated: false,
+            },
+            in_minutes(3),
+        ),
     ]);
     assert_eq!(live, replayed);
     assert_eq!(live.status, PlanStatus::Approved);

@@ -1468,16 +1468,23 @@ fn an_actuations_outcome_goes_back_to_its_plan_step() {
     );
     assert_eq!(
         command::<Plan>(&PlanSteps, &succeeded, &reactions[0]),
-        PlanCommand::RecordStepSucceeded { step: 0 }
+        PlanCommand::RecordStepSucceeded {
+            step: 0,
+            simulated: false
+        }
     );
 
     let simulated = in_actuation(ActuationEvent::Simulated(ActuationSimulated {
         plan_step: plan_step(),
         would: json!({"topic": "t"}),
     }));
+    let reactions = react(&PlanSteps, &simulated);
     assert_eq!(
-        react(&PlanSteps, &simulated)[0].command_type,
-        "RecordStepSucceeded"
+        command::<Plan>(&PlanSteps, &simulated, &reactions[0]),
+        PlanCommand::RecordStepSucceeded {
+            step: 0,
+            simulated: true
+        }
     );
 
     let failed = |retry_at: Option<DateTime<Utc>>| {

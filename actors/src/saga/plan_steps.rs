@@ -4,7 +4,7 @@
 //! | event (`actuation-<c>`) with a `plan_step` | command to `plan-<plan_id>` |
 //! |---|---|
 //! | `ActuationSucceeded` | `RecordStepSucceeded {step}` |
-//! | `ActuationSimulated` (a dry run counts as the step done) | `RecordStepSucceeded {step}` |
+//! | `ActuationSimulated` (a dry run) | `RecordStepSucceeded {step, simulated: true}` |
 //! | `ActuationFailed` with no `retry_at` (failed for good) | `RecordStepFailed {step, error}` |
 //!
 //! A failure that will be retried changes nothing yet. The error is
@@ -64,7 +64,11 @@ impl Saga for PlanSteps {
             ActuationSimulated::EVENT_TYPE => decode::<ActuationSimulated>(event)
                 .and_then(|e| e.plan_step)
                 .and_then(|step| {
-                    Self::to_plan(&step, "RecordStepSucceeded", json!({ "step": step.step }))
+                    Self::to_plan(
+                        &step,
+                        "RecordStepSucceeded",
+                        json!({ "step": step.step, "simulated": true }),
+                    )
                 }),
             ActuationFailed::EVENT_TYPE => decode::<ActuationFailed>(event)
                 .filter(|failed| failed.retry_at.is_none())

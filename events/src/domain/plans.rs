@@ -256,6 +256,9 @@ impl DomainEvent for PlanStepIssued {
 pub struct PlanStepSucceeded {
     /// The step's index.
     pub step: u32,
+    /// It was only simulated (a dry run): nothing outside was done.
+    #[serde(default)]
+    pub simulated: bool,
 }
 
 impl DomainEvent for PlanStepSucceeded {
@@ -287,6 +290,9 @@ impl DomainEvent for PlanStepFailed {
 pub struct PlanCompleted {
     /// When the last step succeeded.
     pub completed_at: DateTime<Utc>,
+    /// Some step was only simulated (a dry run): the plan did not act.
+    #[serde(default)]
+    pub simulated: bool,
 }
 
 impl DomainEvent for PlanCompleted {

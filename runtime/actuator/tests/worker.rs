@@ -395,7 +395,12 @@ async fn a_dry_run_records_what_would_be_sent_and_publishes_nothing(backend: Bac
         would["would"],
         json!({"topic": topic, "payload": "OPEN", "qos": 1, "retain": false})
     );
-    wait_for(&fixture.store, "plan-garage", "PlanCompleted").await;
+    let plan = wait_for(&fixture.store, "plan-garage", "PlanCompleted").await;
+    let completed = plan.last().expect("the completion");
+    assert_eq!(
+        completed.data["simulated"], true,
+        "a dry run's plan says so"
+    );
     assert_eq!(
         subscriber.next_payload(Duration::from_millis(500)).await,
         None
