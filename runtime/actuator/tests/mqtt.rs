@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use steward_actuator::Integration;
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
-use support::{Broker, SHARED_BROKER, Subscriber, free_port, unique_topic};
+use steward_testkit::{Mosquitto, free_port};
+use support::{SHARED_BROKER, Subscriber, unique_topic};
 
 #[tokio::test]
 async fn a_publish_reaches_the_broker_and_succeeds_on_its_acknowledgement() {
@@ -80,7 +81,7 @@ async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_recon
     let error = mqtt.execute(&action, "cmd-1").await.expect_err("no broker");
     assert!(error.is_transient(), "{error}");
 
-    let broker = Broker::start(port);
+    let broker = Mosquitto::anonymous(port);
     let mut subscriber = Subscriber::on(port, &topic).await;
     mqtt.execute(&action, "cmd-1")
         .await
@@ -95,7 +96,7 @@ async fn a_broker_that_is_down_is_a_transient_failure_and_the_next_attempt_recon
         .expect_err("the broker went down");
     assert!(error.is_transient(), "{error}");
 
-    let _broker = Broker::start(port);
+    let _broker = Mosquitto::anonymous(port);
     let mut subscriber = Subscriber::on(port, &topic).await;
     mqtt.execute(&action, "cmd-2")
         .await
@@ -129,7 +130,7 @@ async fn an_abandoned_publish_is_never_sent_with_the_next_one() {
     holder.abort();
     let _ = holder.await;
 
-    let _broker = Broker::start(port);
+    let _broker = Mosquitto::anonymous(port);
     let mut subscriber = Subscriber::on(port, &topic).await;
     mqtt.execute(&json!({"topic": topic, "payload": "B"}), "cmd-b")
         .await

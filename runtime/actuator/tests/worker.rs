@@ -17,7 +17,8 @@ use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
 use steward_host::workers::SagaWorker;
 use steward_host::{Host, HostOptions, ManualClock};
 use steward_store_core::{MasterKey, Store};
-use support::{Subscriber, free_port, unique_topic};
+use steward_testkit::free_port;
+use support::{Subscriber, unique_topic};
 use tokio_util::sync::CancellationToken;
 
 fn t0() -> DateTime<Utc> {

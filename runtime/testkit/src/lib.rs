@@ -1,5 +1,6 @@
 //! Test support shared by Steward's crates: a PostgreSQL database of its own
-//! for each test, and the public store over SQLite or PostgreSQL.
+//! for each test, the public store over SQLite or PostgreSQL, and Mosquitto
+//! brokers of a test's own.
 //!
 //! The server is `STEWARD_TEST_PG_URL` (default the local one, as CI runs
 //! it). Helpers panic on failure: they are for tests only.
@@ -15,6 +16,10 @@ use steward_store_core::{MasterKey, Store, StoreOptions};
 use steward_store_postgres::{PostgresOptions, PostgresStore};
 use steward_store_sqlite::SqliteOptions;
 use uuid::Uuid;
+
+mod mosquitto;
+
+pub use mosquitto::{Mosquitto, free_port};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -1,25 +1,15 @@
-//! What the actuator's tests share: free ports, unique topics, a
-//! subscriber to see what reached a broker, and brokers of their own.
+//! What the actuator's tests share: unique topics and a subscriber to see
+//! what reached a broker (free ports and brokers of their own come from
+//! the testkit).
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
 /// The Mosquitto every machine of this project runs.
 pub const SHARED_BROKER: (&str, u16) = ("127.0.0.1", 1883);
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("an address")
-        .port()
-}
 
 /// A topic no other test publishes to.
 pub fn unique_topic() -> String {
@@ -74,47 +64,5 @@ impl Subscriber {
         self.next_payload(Duration::from_secs(10))
             .await
             .expect("a message within 10 s")
-    }
-}
-
-/// A Mosquitto of the test's own, to stop and start again on one port.
-pub struct Broker {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    /// Anonymous, on 127.0.0.1:`port`, keeping nothing on disk.
-    pub fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .expect("config");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto starts (Debian package mosquitto)");
-        let broker = Self { child, _dir: dir };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return broker;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(broker);
-        panic!("mosquitto did not listen on {port}");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

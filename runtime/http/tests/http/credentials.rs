@@ -2,9 +2,7 @@
 //! tested against real endpoints (a Mosquitto broker and an HTTP server the
 //! test starts), never read back, and recorded without the secret.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -13,6 +11,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use steward_events::domain::access::Scope;
 use steward_http::app;
+use steward_testkit::{Mosquitto, free_port};
 
 use crate::support::{Fixture, assert_problem, call, on_both_backends, with_token};
 
@@ -204,26 +203,11 @@ async fn only_admins_touch_credentials(fixture: Fixture) {
     assert_problem(status, &problem, StatusCode::BAD_REQUEST, "invalid-input");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("an address")
-        .port()
-}
-
 /// A Mosquitto broker of the test's own that admits `steward` with
 /// [`PASSWORD`] only.
-struct Broker {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let passwords = dir.path().join("passwords");
+fn broker() -> Mosquitto {
+    Mosquitto::start(free_port(), |dir| {
+        let passwords = dir.join("passwords");
         let made = Command::new("mosquitto_passwd")
             .args(["-c", "-b"])
             .arg(&passwords)
@@ -231,51 +215,18 @@ impl Broker {
             .status()
             .expect("mosquitto_passwd runs (Debian package mosquitto)");
         assert!(made.success());
-        let port = free_port();
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n",
-                passwords.display()
-            ),
+        format!(
+            "allow_anonymous false\npassword_file {}\n",
+            passwords.display()
         )
-        .expect("config");
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto starts");
-        let broker = Self {
-            child,
-            port,
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return broker;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(broker);
-        panic!("mosquitto did not listen on {port}");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    })
 }
 
 #[actix_web::test]
 async fn mqtt_credentials_are_tested_against_a_real_broker() {
     let fixture = Fixture::sqlite().await;
-    let broker = Broker::start();
-    let endpoint = format!("mqtt://127.0.0.1:{}", broker.port);
+    let broker = broker();
+    let endpoint = format!("mqtt://127.0.0.1:{}", broker.port());
     let set_and_test = |password: &'static str| {
         let endpoint = endpoint.clone();
         let fixture = &fixture;
