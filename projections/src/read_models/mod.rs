@@ -13,6 +13,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod plans;
 pub(crate) mod sql;
 pub mod timeline;
 pub mod travel;
@@ -45,6 +46,7 @@ pub fn steward_projections_with(
         Arc::new(maintenance::Maintenance),
         Arc::new(travel::Travel),
         Arc::new(goals::Goals),
+        Arc::new(plans::Plans),
     ];
     if let Some(embedder) = embedder {
         projections.push(Arc::new(Memory::new(embedder)));

@@ -9,6 +9,7 @@ mod home;
 mod inbox;
 mod maintenance;
 mod memory_projection;
+mod plans;
 mod read_model_support;
 mod runner;
 mod shared_reads;
