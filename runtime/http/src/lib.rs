@@ -50,8 +50,8 @@ pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
-use crate::routes::admin;
 use crate::routes::webhooks as webhook_routes;
+use crate::routes::{admin, approvals};
 use crate::routes::{chain, live};
 use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -99,6 +99,11 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(read_models::travel::trips)
             .service(read_models::travel::itinerary)
             .service(read_models::goals::list)
+            .service(read_models::plans::list)
+            .service(read_models::plans::approvals)
+            .service(read_models::plans::read)
+            .service(approvals::approve)
+            .service(approvals::reject)
             .service(memory::search)
             .service(session::setup_status)
             .service(session::setup)

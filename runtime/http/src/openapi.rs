@@ -5,8 +5,8 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::admin;
 use crate::routes::webhooks;
+use crate::routes::{admin, approvals};
 use crate::routes::{chain, live};
 use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -55,6 +55,11 @@ use crate::routes::{memory, read_models};
         read_models::travel::trips,
         read_models::travel::itinerary,
         read_models::goals::list,
+        read_models::plans::list,
+        read_models::plans::approvals,
+        read_models::plans::read,
+        approvals::approve,
+        approvals::reject,
         memory::search,
         session::setup_status,
         session::setup,
@@ -82,7 +87,8 @@ use crate::routes::{memory, read_models};
         (name = "projections", description = "Read models being built from the log"),
         (name = "tokens", description = "API tokens"),
         (name = "webhooks", description = "Subscribers, their delivery logs, redelivery and replay"),
-        (name = "read models", description = "The domains' read models and the vector memory"),
+        (name = "read models", description = "The domains' read models, plans and the approvals queue, and the vector memory"),
+        (name = "approvals", description = "Approving and rejecting plans, as the signed-in user"),
         (name = "session", description = "First run, log in, log out"),
         (name = "users", description = "The household's users, profiles and sessions"),
         (name = "credentials", description = "Integration credentials: set, test and remove, never read back"),

@@ -107,6 +107,21 @@ pub enum ApiError {
         /// Why, for a person.
         message: String,
     },
+    /// The domain refused a change under a rule that has a problem type and
+    /// status of its own, for clients to tell apart without reading `rule`:
+    /// a plan's answer by someone who is not its approver (403), or after
+    /// it lapsed or was answered (409).
+    #[error("{message}")]
+    Refused {
+        /// The status: 403 or 409.
+        status: StatusCode,
+        /// The problem type's slug (`not-an-approver`).
+        kind: &'static str,
+        /// The rule broken (`not_an_approver`).
+        rule: &'static str,
+        /// Why, for a person.
+        message: String,
+    },
     /// Another writer got there first, or the id was used for something else.
     #[error("{0}")]
     Conflict(String),
@@ -145,6 +160,7 @@ impl ApiError {
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Rejected { .. } => ("rejected", "Command rejected"),
+            ApiError::Refused { kind, .. } => (kind, "Refused"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::Unavailable(_) => ("unavailable", "Unavailable"),
             ApiError::Internal(_) => ("internal", "Internal failure"),
@@ -168,6 +184,7 @@ impl ApiError {
         match self {
             ApiError::InvalidInput { field, .. } => problem.field.clone_from(field),
             ApiError::Rejected { rule, .. } => problem.rule = Some(rule.clone()),
+            ApiError::Refused { rule, .. } => problem.rule = Some((*rule).to_owned()),
             ApiError::Forbidden { scope } => problem.required_scope = Some(scope.clone()),
             ApiError::DomainForbidden { domain } => problem.domain = Some(domain.clone()),
             ApiError::Internal(cause) => {
@@ -195,6 +212,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -167,21 +167,26 @@ pub(crate) async fn send(
     }
     let mut envelope =
         CommandEnvelope::new(stream, request.command_type, request.data, caller.actor());
-    if let Some(command_id) = request.command_id {
-        // Ids with `:` are the system's (`saga:…`, `timer:…`): a caller who
-        // took one first would silently turn a saga's reaction away.
-        if command_id.contains(':') || command_id.is_empty() || command_id.len() > 200 {
-            return Err(ApiError::invalid(
-                "command_id",
-                "`command_id` is 1 to 200 characters without `:` (those ids are the system's)",
-            ));
-        }
+    if let Some(command_id) = caller_command_id(request.command_id)? {
         envelope.command_id = command_id;
     }
     envelope.correlation_id = request.correlation_id;
     envelope.causation_id = request.causation_id;
     let outcome = state.host().execute(envelope).await?;
     Ok(HttpResponse::Ok().json(CommandOutcome::from(outcome)))
+}
+
+/// A command id a caller chose, checked: 1 to 200 characters without `:`.
+/// Ids with `:` are the system's (`saga:…`, `timer:…`): a caller who took
+/// one first would silently turn a saga's reaction away.
+pub(crate) fn caller_command_id(command_id: Option<String>) -> Result<Option<String>, ApiError> {
+    match command_id {
+        Some(id) if id.contains(':') || id.is_empty() || id.len() > 200 => Err(ApiError::invalid(
+            "command_id",
+            "`command_id` is 1 to 200 characters without `:` (those ids are the system's)",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Why a stream's commands are not taken here, for streams only their own
@@ -195,7 +200,10 @@ fn written_elsewhere(category: &str) -> Option<&'static str> {
             "credentials are set, tested and removed at /api/v1/credentials/{integration}, \
              not by command",
         ),
-        "plan" => Some("plans are written by the planner and their approvals, not by command"),
+        "plan" => Some(
+            "plans are written by the planner, and answered at \
+             /api/v1/plans/{plan_id}/approve or /reject, not by command",
+        ),
         "actuation" => {
             Some("actuations are written by the actuator for approved plans, not by command")
         }

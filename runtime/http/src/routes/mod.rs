@@ -1,6 +1,7 @@
 //! The routes, one module per resource.
 
 pub mod admin;
+pub mod approvals;
 pub mod chain;
 pub mod commands;
 pub mod credentials;

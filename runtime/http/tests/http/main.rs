@@ -1,6 +1,7 @@
 //! The HTTP API driven through actix-web's test service (no socket), over
 //! real stores: a SQLite file and a PostgreSQL database of its own per test.
 
+mod approvals;
 mod auth;
 mod chain;
 mod commands;

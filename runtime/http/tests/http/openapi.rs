@@ -42,6 +42,11 @@ fn the_document_is_openapi_3_1_with_every_route_secured_but_the_public_ones() {
         "/api/v1/projections/{name}/rebuild",
         "/api/v1/tokens",
         "/api/v1/tokens/{token_id}",
+        "/api/v1/plans",
+        "/api/v1/plans/{plan_id}",
+        "/api/v1/approvals",
+        "/api/v1/plans/{plan_id}/approve",
+        "/api/v1/plans/{plan_id}/reject",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }

@@ -42,6 +42,9 @@ const ROUTES: &[&str] = &[
     "/api/v1/travel/trips",
     "/api/v1/travel/trips/lisbon",
     "/api/v1/goals",
+    "/api/v1/plans",
+    "/api/v1/plans/p1",
+    "/api/v1/approvals",
     "/api/v1/memory/search?q=lunch",
 ];
 

@@ -25,6 +25,7 @@ pub mod groceries;
 pub mod home;
 pub mod inbox;
 pub mod maintenance;
+pub mod plans;
 pub mod travel;
 
 /// The live tables of `projection`; 503 while it is not built.
