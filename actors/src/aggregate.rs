@@ -116,7 +116,7 @@ pub fn replay<'a, A: Aggregate>(events: impl IntoIterator<Item = &'a A::Event>) 
 
 /// Whether `name` is a non-empty run of lower-case ASCII letters, digits
 /// and `_`: the shape of attribute names, domains and actions.
-pub(crate) fn is_snake_name(name: &str) -> bool {
+pub fn is_snake_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

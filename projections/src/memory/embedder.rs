@@ -253,6 +253,49 @@ impl Embedder {
             .ok_or_else(|| MemoryError::Inference(ort::Error::new("no vector for the text")))
     }
 
+    /// One text's vector together with its token vectors and where each of
+    /// its words is, from the same single run: for models that label words
+    /// (the planner's slot tagger) beside one that reads the whole sentence.
+    pub fn embed_tokens(&self, text: &str) -> Result<TokenVectors, MemoryError> {
+        // Offsets are only tracked by the slower `encode`; the ids are the same.
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| MemoryError::Tokenize(e.to_string()))?;
+        let mut words: Vec<TextWord> = Vec::new();
+        let mut last_word = None;
+        for (token, (word, &(start, end))) in encoding
+            .get_word_ids()
+            .iter()
+            .zip(encoding.get_offsets())
+            .enumerate()
+        {
+            let Some(word) = word else { continue };
+            match words.last_mut() {
+                Some(current) if last_word == Some(*word) => {
+                    current.last_token = token;
+                    current.end = end;
+                }
+                _ => words.push(TextWord {
+                    first_token: token,
+                    last_token: token,
+                    start,
+                    end,
+                }),
+            }
+            last_word = Some(*word);
+        }
+        let (hidden, dims) = self.run_hidden(&[&encoding])?;
+        let mask: Vec<i64> = vec![1; encoding.len()];
+        let embedding = mean_pool(&hidden, &mask, 0, encoding.len(), dims);
+        Ok(TokenVectors {
+            embedding,
+            dims,
+            hidden,
+            words,
+        })
+    }
+
     fn encode(&self, text: &str) -> Result<Encoding, MemoryError> {
         self.tokenizer
             .encode_fast(text, true)
@@ -262,6 +305,26 @@ impl Embedder {
     /// Runs the model on one batch padded to its longest text and pools each
     /// text's token vectors into one unit vector.
     fn run(&self, batch: &[&Encoding]) -> Result<Vec<Embedding>, MemoryError> {
+        self.with_hidden(batch, |values, mask, columns, dims| {
+            (0..batch.len())
+                .map(|row| mean_pool(values, mask, row, columns, dims))
+                .collect()
+        })
+    }
+
+    /// One encoding's token vectors, `[tokens x dims]` row-major, and `dims`.
+    fn run_hidden(&self, batch: &[&Encoding; 1]) -> Result<(Vec<f32>, usize), MemoryError> {
+        self.with_hidden(batch, |values, _, _, dims| (values.to_vec(), dims))
+    }
+
+    /// Runs the model on one batch padded to its longest text and hands the
+    /// token vectors `[rows, columns, dims]` and the mask to `read`, while
+    /// the session's output is borrowed.
+    fn with_hidden<T>(
+        &self,
+        batch: &[&Encoding],
+        read: impl FnOnce(&[f32], &[i64], usize, usize) -> T,
+    ) -> Result<T, MemoryError> {
         let rows = batch.len();
         let columns = batch.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0_i64; rows * columns];
@@ -312,10 +375,60 @@ impl Embedder {
                 ))));
             }
         };
-        Ok((0..rows)
-            .map(|row| mean_pool(values, &mask, row, columns, dims))
-            .collect())
+        Ok(read(values, &mask, columns, dims))
     }
+}
+
+/// A text's token vectors from the embedding model and its words: see
+/// [`Embedder::embed_tokens`].
+#[derive(Debug, Clone)]
+pub struct TokenVectors {
+    embedding: Embedding,
+    dims: usize,
+    hidden: Vec<f32>,
+    words: Vec<TextWord>,
+}
+
+impl TokenVectors {
+    /// The sentence's vector, as [`Embedder::embed_one`] gives it.
+    pub fn embedding(&self) -> &Embedding {
+        &self.embedding
+    }
+
+    /// How many tokens the model saw, the special ones included.
+    pub fn tokens(&self) -> usize {
+        self.hidden.len() / self.dims.max(1)
+    }
+
+    /// Token `index`'s vector, if there is such a token.
+    pub fn token(&self, index: usize) -> Option<&[f32]> {
+        self.hidden.get(index * self.dims..(index + 1) * self.dims)
+    }
+
+    /// The length of each token's vector.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// The words of the text, in order (the tokenizer's words: punctuation
+    /// is a word of its own).
+    pub fn words(&self) -> &[TextWord] {
+        &self.words
+    }
+}
+
+/// One word of a text: where it is (byte offsets into the text) and its
+/// tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextWord {
+    /// The index of its first token among the model's tokens.
+    pub first_token: usize,
+    /// The index of its last token (the same for a one-token word).
+    pub last_token: usize,
+    /// Its first byte in the text.
+    pub start: usize,
+    /// One past its last byte in the text.
+    pub end: usize,
 }
 
 /// The average of one row's token vectors over its real (unmasked) tokens,

@@ -24,7 +24,7 @@ mod search;
 
 pub use embedder::{
     DEFAULT_MODEL_ID, Embedder, EmbedderConfig, MODEL_VARIABLE, RUNTIME_LIBRARY_VARIABLE,
-    TOKENIZER_VARIABLE,
+    TOKENIZER_VARIABLE, TextWord, TokenVectors,
 };
 pub use embedding::Embedding;
 pub use error::MemoryError;

@@ -1,5 +1,5 @@
-//! Scores the shipped intent classifier on a labelled set and prints its
-//! accuracy per domain and its misses:
+//! Scores the shipped intent classifier and slot tagger on a labelled set
+//! and prints intent accuracy per domain, slot F1 per slot, and the misses:
 //!
 //! ```text
 //! source ops/dev/models.sh && steward_ensure_models
@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use steward_planner::IntentClassifier;
-use steward_planner::evaluation::{IntentReport, read_labelled};
+use steward_planner::Recognizer;
+use steward_planner::evaluation::{IntentReport, SlotReport, read_labelled};
 use steward_projections::memory::{Embedder, EmbedderConfig};
 
 fn main() -> anyhow::Result<()> {
@@ -23,7 +23,8 @@ fn main() -> anyhow::Result<()> {
     );
     let requests = read_labelled(&data)?;
     let embedder = Arc::new(Embedder::load(&EmbedderConfig::from_env()?)?);
-    let classifier = IntentClassifier::load(embedder)?;
+    let recognizer = Recognizer::load(embedder)?;
+    let classifier = recognizer.classifier();
     let manifest = classifier.manifest();
     println!(
         "{} {} ({}) on {} requests of {}\n",
@@ -33,8 +34,16 @@ fn main() -> anyhow::Result<()> {
         requests.len(),
         data.display()
     );
-    let report = IntentReport::score(&classifier, &requests)
+    let report = IntentReport::score(classifier, &requests)
         .with_context(|| format!("scoring {}", data.display()))?;
     print!("{report}");
+    let tagger = recognizer.tagger().manifest();
+    println!(
+        "\n{} {} ({}): slots\n",
+        tagger.model, tagger.version, tagger.classifier
+    );
+    let slots = SlotReport::score(&recognizer, &requests)
+        .with_context(|| format!("scoring the slots of {}", data.display()))?;
+    print!("{slots}");
     Ok(())
 }

@@ -71,6 +71,16 @@ pub struct IntentPrediction {
 }
 
 impl IntentPrediction {
+    /// A prediction from intents and their probabilities (sorted here, most
+    /// probable first); `None` if there are none.
+    pub fn new(mut ranked: Vec<RankedIntent>) -> Option<Self> {
+        if ranked.is_empty() {
+            return None;
+        }
+        ranked.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        Some(Self { ranked })
+    }
+
     /// The most probable intent.
     pub fn intent(&self) -> Intent {
         self.top().intent
@@ -184,6 +194,16 @@ impl IntentClassifier {
     /// The intents of one request.
     pub fn classify(&self, request: &str) -> Result<IntentPrediction, PlannerError> {
         let embedding = self.embedder.embed_one(request)?;
+        self.classify_embedded(request, embedding)
+    }
+
+    /// The intents of one request whose sentence vector is already known
+    /// (from the run that also gave its token vectors).
+    pub(crate) fn classify_embedded(
+        &self,
+        request: &str,
+        embedding: Embedding,
+    ) -> Result<IntentPrediction, PlannerError> {
         let mut predictions = self.run_head(&[request], &[embedding])?;
         predictions
             .pop()

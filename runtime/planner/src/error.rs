@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use steward_host::HostError;
+use steward_projections::ProjectionError;
 use steward_projections::memory::MemoryError;
 
 /// An error from loading or running the planner's models.
@@ -11,13 +13,34 @@ pub enum PlannerError {
     #[error(transparent)]
     Embedding(#[from] MemoryError),
 
-    /// The intent classifier's ONNX model could not be loaded or run.
-    #[error("the intent classifier: {0}")]
+    /// One of the planner's ONNX models could not be loaded or run.
+    #[error("the planner's model: {0}")]
     Classifier(#[from] ort::Error),
 
     /// The classifier's manifest does not describe the classifier beside it.
     #[error("the intent classifier's manifest: {0}")]
     Manifest(String),
+
+    /// The slot tagger's manifest does not describe the tagger beside it.
+    #[error("the slot tagger's manifest: {0}")]
+    SlotManifest(String),
+
+    /// A request cannot be planned as given (a malformed plan id).
+    #[error("{0}")]
+    Request(String),
+
+    /// The host refused or failed the plan's proposal, or its policies
+    /// could not be read.
+    #[error(transparent)]
+    Host(#[from] HostError),
+
+    /// A read model the planner reads could not be read.
+    #[error("reading what the planner knows: {0}")]
+    ReadModel(#[from] ProjectionError),
+
+    /// The thread recognising the request failed.
+    #[error("recognising the request: {0}")]
+    Worker(String),
 
     /// A labelled data file could not be read.
     #[error("reading {}: {source}", path.display())]

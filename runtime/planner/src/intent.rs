@@ -90,6 +90,14 @@ macro_rules! intents {
                 }
             }
 
+            /// What it asks for, in words ("Put an item on the shopping
+            /// list."), for questions to the person.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Intent::$variant => $doc,)+
+                }
+            }
+
             /// The domain it belongs to.
             pub fn domain(self) -> Domain {
                 match self {

@@ -10,6 +10,9 @@
 //!   [`Intent::OutOfScope`] for what Steward has no domain for;
 //! - [`IntentClassifier`] ranks the intents for a request, with
 //!   probabilities (the runner-up too, to ask between two close ones);
+//! - [`SlotTagger`] finds the words that fill the intent's slots ("tomorrow
+//!   morning", "Dana", "oat milk") from the same model run's token vectors,
+//!   and [`Recognizer`] does both;
 //! - [`evaluation`] scores a classifier on a labelled set (`data/eval.jsonl`),
 //!   per domain, as the `evaluate` example prints it.
 //!
@@ -20,7 +23,20 @@ mod classifier;
 mod error;
 pub mod evaluation;
 mod intent;
+mod planning;
+mod recognizer;
+mod service;
+mod slots;
+mod when;
 
 pub use classifier::{IntentClassifier, IntentManifest, IntentPrediction, RankedIntent};
 pub use error::PlannerError;
 pub use intent::{Domain, Intent, UnknownIntent};
+pub use planning::{
+    CLOSE_RUNNER_UP, CONFIDENT, Decision, Declined, Draft, KnownDevice, KnownScene, Lookup,
+    MAX_DEVICES, PlanningContext, Question, decide,
+};
+pub use recognizer::{Recognition, Recognizer};
+pub use service::{PlanRequest, Planned, Planner, PlannerSettings};
+pub use slots::{Slot, SlotManifest, SlotTagger, Slots};
+pub use when::{UnclearWhen, When, resolve_when};

@@ -212,6 +212,110 @@ EVAL_POOLS = {
     "amount": ["8 km", "45 pages", "$75", "25 minutes"],
 }
 
+
+# The closed-class slots (dates, times, durations, quantities) have a grammar
+# rather than a vocabulary: training draws from many ways of saying them, so
+# the tagger learns "this <weekday>" and "<n> mins" instead of a few strings.
+# Evaluation keeps its own values: any string of an EVAL_POOLS list is left
+# out of training, so eval still measures generalisation.
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+WEEKDAY_SHORT = ["Mon", "Tue", "Tues", "Wed", "Thu", "Thur", "Fri", "Sun"]
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]
+MONTH_SHORT = ["Jan", "Feb", "Mar", "Apr", "Aug", "Sept", "Oct", "Nov", "Dec"]
+PARTS = ["morning", "afternoon", "evening", "night"]
+COUNT_WORDS = ["two", "three", "four", "five", "six", "ten"]
+
+
+def ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def date_grammar():
+    days = WEEKDAYS + [d.lower() for d in WEEKDAYS] + WEEKDAY_SHORT
+    out = list(days)
+    out += [f"{w} {d}" for w in ("this", "next", "this coming") for d in WEEKDAYS + WEEKDAY_SHORT]
+    out += [f"{d} {p}" for d in WEEKDAYS for p in PARTS]
+    out += [f"{d} {p}" for d in ("tomorrow", "this") for p in PARTS]
+    out += ["first thing tomorrow", "first thing Monday", "tomorrow first thing", "tonight",
+            "today", "tomorrow", "tmr", "tomorow", "2moro", "the day after", "day after tomorrow",
+            "in a couple of days", "in a few days", "in 3 days", "in 10 days", "in a month",
+            "in three weeks", "next week", "next weekend", "this weekend", "the weekend",
+            "this week", "end of the week", "end of next week", "the end of the month",
+            "end of month", "early next week", "later this month", "sometime next week",
+            "next Friday evening", "this month", "the following week", "the week after next"]
+    for n in (1, 2, 3, 4, 5, 7, 9, 11, 12, 13, 15, 17, 18, 20, 21, 23, 24, 25, 27, 28, 29, 31):
+        out += [f"the {ordinal(n)}", f"on the {ordinal(n)}"]
+    for i, month in enumerate(MONTHS + MONTH_SHORT):
+        for n in (1, 4, 8, 10, 16, 19, 26, 30):
+            n = (n + i) % 28 + 1
+            out += [f"{month} {n}", f"{month} {ordinal(n)}", f"{n} {month}"]
+    return out
+
+
+def date_past_grammar():
+    return (["yesterday", "earlier", "this morning", "last night", "yesterday evening",
+             "the day before yesterday", "three days ago", "a week ago", "last Friday",
+             "last Monday", "last Thursday", "on Tuesday", "on Friday", "on Monday",
+             "last weekend", "last week", "a couple of days ago", "last month", "today",
+             "this afternoon", "this evening"])
+
+
+def time_grammar():
+    out = []
+    for h in range(1, 13):
+        out += [f"{h}pm", f"{h} pm", f"{h}am", f"{h} am", f"{h}:30", f"{h}:15pm", f"{h} o'clock"]
+        out += [str(h), f"{h}:45 am"]
+    for h in (7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21):
+        out += [f"{h}:00", f"{h}:30"]
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "ten", "eleven"]
+    out += [f"half past {w}" for w in words] + [f"quarter past {w}" for w in words]
+    out += [f"quarter to {w}" for w in words] + [f"{w} o'clock" for w in words]
+    out += [f"{h} in the {p}" for h in (4, 5, 6, 7, 8, 9, 10) for p in ("morning", "evening")]
+    out += [f"{h} in the afternoon" for h in (1, 2, 4, 5)]
+    out += ["noon", "midday", "midnight", "lunch", "after lunch", "first thing",
+            "end of day", "after 6pm", "after 5", "before 9am", "before noon"]
+    return out
+
+
+def duration_grammar():
+    out = []
+    for n in (5, 10, 15, 20, 25, 30, 40, 45, 50, 60, 75, 120):
+        out += [f"{n} minutes", f"{n} mins", f"{n} min"]
+    for n in ("2", "3", "4", "two", "three", "1.5"):
+        out += [f"{n} hours", f"{n} hrs"]
+    for n in ("2", "3", "4", "7", "two", "three", "ten"):
+        out += [f"{n} days", f"{n} weeks", f"{n} nights"]
+    out += ["an hour", "a half hour", "half a day", "a whole day", "all day", "a day",
+            "a weekend", "a week", "a fortnight", "a month", "an hour or so",
+            "a couple of hours", "a few hours", "a couple of days", "a few days"]
+    return out
+
+
+def quantity_grammar():
+    out = [str(n) for n in (1, 2, 3, 5, 6, 8, 10, 12)] + COUNT_WORDS
+    for unit in ("bags", "cartons", "bottles", "cans", "jars", "packs", "boxes", "loaves",
+                 "tins", "bunches", "heads", "pounds", "kilos", "litres", "liters"):
+        out += [f"two {unit}", f"3 {unit}", f"a few {unit}"]
+    for unit in ("g", "grams", "kg", "ml", "l", "lb", "oz"):
+        out += [f"500{unit}", f"2 {unit}", f"100 {unit}"]
+    out += ["a dozen", "half a dozen", "a couple", "some", "a few", "a bag", "a carton",
+            "a box", "a jar", "a tin", "a loaf", "a bunch", "a pack", "a kilo", "a litre"]
+    return out
+
+
+def extend_train_pools():
+    eval_values = {v.lower() for values in EVAL_POOLS.values() for v in values}
+    grammars = {"date": date_grammar, "date_past": date_past_grammar, "time": time_grammar,
+                "duration": duration_grammar, "quantity": quantity_grammar}
+    for name, grammar in grammars.items():
+        extra = [v for v in grammar() if v.lower() not in eval_values]
+        TRAIN_POOLS[name] = list(dict.fromkeys(TRAIN_POOLS[name] + extra))
+
+
+extend_train_pools()
+
 # --------------------------------------------------------------------------
 # Templates
 # --------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 # the pinned requirements.txt, makes sure the embedding model is on disk
 # (ops/dev/models.sh), regenerates data/train.jsonl and data/eval.jsonl
 # (deterministic), then trains, checks and exports model/intent.onnx and
-# model/intent.json. Exits non-zero if any gate in train.py fails, in which
+# model/intent.json, then the slot tagger's model/slots.onnx and slots.json. Exits non-zero if any gate in train.py fails, in which
 # case model/ is left as it was (STEWARD_INTENT_ACCEPT_BELOW_TARGET=1 lets an
 # export below the per-domain accuracy target through, with a warning).
 set -euo pipefail
@@ -35,3 +35,4 @@ steward_ensure_models
 
 "$venv/bin/python" "$here/generate.py"
 "$venv/bin/python" "$here/train.py"
+"$venv/bin/python" "$here/train_slots.py"
