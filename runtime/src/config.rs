@@ -99,6 +99,10 @@ pub struct Config {
     /// Request every actuation as a dry run: the actuator records what it
     /// would have sent and sends nothing.
     pub actuator_dry_run: bool,
+    /// The topic devices take commands under: the planner publishes a
+    /// device's state to `<mqtt_base_topic>/<device id>/set`
+    /// (zigbee2mqtt's layout).
+    pub mqtt_base_topic: String,
 }
 
 /// Where projections read the log.
@@ -165,6 +169,7 @@ impl Default for Config {
             tls_key_file: None,
             mqtt_url: None,
             actuator_dry_run: false,
+            mqtt_base_topic: "zigbee2mqtt".to_owned(),
         }
     }
 }
@@ -208,6 +213,7 @@ const KEYS: &[&str] = &[
     "tls_key_file",
     "mqtt_url",
     "actuator_dry_run",
+    "mqtt_base_topic",
 ];
 
 /// A configuration that could not be read.

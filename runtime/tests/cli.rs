@@ -857,6 +857,139 @@ fn serve_carries_out_an_approved_plan_over_mqtt() {
     assert_eq!(actuation[2]["metadata"]["actor"], "system:actuator");
 }
 
+/// Polls `path` until `ready` accepts its body (or 30 s pass).
+fn http_until(port: u16, path: &str, token: &str, ready: impl Fn(&str) -> bool) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let (status, body) = http(port, "GET", path, Some(token), None);
+        if status == 200 && ready(&body) {
+            return Some(body);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+#[test]
+fn a_request_in_plain_language_is_planned_approved_and_published_over_mqtt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    steward(dir.path())
+        .args(["command", "home-main", "RegisterDevice", "--data"])
+        .arg(
+            r#"{"device_id":"living_room_lamp","kind":"light","room":"living room","capabilities":[{"attribute":"power"}]}"#,
+        )
+        .assert()
+        .success();
+    let created = steward(dir.path())
+        .args(["token", "create", "--name", "planner"])
+        .args(["--scope", "commands:write", "--scope", "approvals:write"])
+        .args(["--scope", "read_models:read"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success(), "{created:?}");
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+
+    let base = format!("steward-test/{}", uuid::Uuid::now_v7().simple());
+    let port = free_port();
+    let serve = serve_command(dir.path(), port)
+        .env("STEWARD_MQTT_URL", "mqtt://127.0.0.1:1883")
+        .env("STEWARD_MQTT_BASE_TOPIC", &base)
+        .spawn()
+        .expect("serve starts");
+    wait_for_port(port);
+    http_until(port, "/api/v1/home/devices", &token, |body| {
+        body.contains("living_room_lamp")
+    })
+    .expect("the home read model lists the lamp");
+    let subscriber = StdCommand::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", "1883", "-C", "1", "-W", "60"])
+        .args(["-t", &format!("{base}/living_room_lamp/set")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub runs (Debian package mosquitto-clients)");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Bad input is named; what Steward has no domain for is declined.
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/requests",
+        Some(&token),
+        Some(r#"{"text":"  "}"#),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#""field":"text""#), "{body}");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/requests",
+        Some(&token),
+        Some(r#"{"text":"what is the capital of Peru?"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""outcome":"decline""#), "{body}");
+
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/requests",
+        Some(&token),
+        Some(r#"{"text":"turn off the living room lamp","plan_id":"lamp-off"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(answer["intent"], "home.set_device", "{answer}");
+    assert_eq!(answer["decision"]["outcome"], "plan", "{answer}");
+    assert_eq!(
+        answer["proposal"]["events"][0]["event_type"],
+        "PlanProposed"
+    );
+    // No policy says otherwise: it waits for an owner.
+    http_until(port, "/api/v1/approvals", &token, |body| {
+        body.contains("lamp-off")
+    })
+    .expect("the plan waits in the approvals queue");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/plans/lamp-off/approve",
+        Some(&token),
+        Some("{}"),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let received = subscriber.wait_with_output().expect("mosquitto_sub ends");
+    assert_eq!(
+        String::from_utf8_lossy(&received.stdout).trim(),
+        r#"{"state":"OFF"}"#
+    );
+    http_until(port, "/api/v1/plans/lamp-off", &token, |body| {
+        body.contains(r#""status":"completed""#)
+    })
+    .expect("the plan completed");
+    stop(serve);
+    let plan = read_json(dir.path(), "plan-lamp-off");
+    let types: Vec<&str> = plan
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(types[..2], ["PlanProposed", "PlanApproved"]);
+    assert_eq!(types.last(), Some(&"PlanCompleted"));
+    // Recorded, published, recorded as applied.
+    assert_eq!(
+        types.iter().filter(|t| **t == "PlanStepSucceeded").count(),
+        3
+    );
+    let home = read_json(dir.path(), "home-main");
+    let applied: Vec<&str> = home
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert!(applied.contains(&"DesiredStateRequested"), "{applied:?}");
+    assert!(applied.contains(&"DesiredStateApplied"), "{applied:?}");
+}
+
 #[test]
 fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -937,11 +1070,16 @@ fn http_with(
 fn serve_on_a_free_port(dir: &std::path::Path) -> (std::process::Child, u16) {
     let port = free_port();
     let serve = serve_command(dir, port).spawn().expect("serve starts");
+    wait_for_port(port);
+    (serve, port)
+}
+
+/// Waits until something listens on `port` (or 30 s pass).
+fn wait_for_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    (serve, port)
 }
 
 /// `steward serve` in `dir` listening on `port`, with the developer's

@@ -56,8 +56,11 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let field = (path != ".").then_some(path);
         let cause = error.into_inner();
+        // A missing field fails at its parent, so the path stops short.
+        let field = (path != ".")
+            .then_some(path)
+            .or_else(|| field_of(&cause.to_string()));
         ApiError::InvalidInput {
             detail: match &field {
                 Some(field) => format!("the body is not valid at `{field}`: {cause}"),
@@ -156,6 +159,7 @@ mod tests {
             Some("colour")
         );
         assert_eq!(field(parse(br#"{"data": 1"#)).as_deref(), Some("data"));
+        assert_eq!(field(parse(br#"{}"#)).as_deref(), Some("data"));
         assert!(parse::<Item>(br#"{"data": {"quantity": 2}} x"#).is_err());
         assert!(parse::<Item>(br#"{"data": {"quantity": 2}}"#).is_ok());
     }

@@ -51,7 +51,7 @@ pub use problem::{ApiError, Problem};
 pub use state::{ApiState, ApiStateBuilder};
 
 use crate::routes::webhooks as webhook_routes;
-use crate::routes::{admin, approvals};
+use crate::routes::{admin, approvals, requests};
 use crate::routes::{chain, live};
 use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -104,6 +104,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(read_models::plans::read)
             .service(approvals::approve)
             .service(approvals::reject)
+            .service(requests::plan_request)
             .service(memory::search)
             .service(session::setup_status)
             .service(session::setup)

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::webhooks;
-use crate::routes::{admin, approvals};
+use crate::routes::{admin, approvals, requests};
 use crate::routes::{chain, live};
 use crate::routes::{commands, credentials, events, health, projections, session, tokens, users};
 use crate::routes::{memory, read_models};
@@ -60,6 +60,7 @@ use crate::routes::{memory, read_models};
         read_models::plans::read,
         approvals::approve,
         approvals::reject,
+        requests::plan_request,
         memory::search,
         session::setup_status,
         session::setup,
@@ -89,6 +90,7 @@ use crate::routes::{memory, read_models};
         (name = "webhooks", description = "Subscribers, their delivery logs, redelivery and replay"),
         (name = "read models", description = "The domains' read models, plans and the approvals queue, and the vector memory"),
         (name = "approvals", description = "Approving and rejecting plans, as the signed-in user"),
+        (name = "planner", description = "Requests in plain language, planned by the local planner"),
         (name = "session", description = "First run, log in, log out"),
         (name = "users", description = "The household's users, profiles and sessions"),
         (name = "credentials", description = "Integration credentials: set, test and remove, never read back"),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use steward_events::EventStore;
 use steward_host::Host;
+use steward_planner::Planner;
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{Projection, ReadDb};
 use steward_store_core::CredentialVault;
@@ -35,6 +36,7 @@ struct Inner {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    planner: Option<Planner>,
     credentials: Option<CredentialVault>,
     login_limits: LoginLimits,
     session_lifetime: chrono::Duration,
@@ -61,6 +63,7 @@ pub struct ApiStateBuilder {
     bus: Option<watch::Receiver<bool>>,
     time_zone: Tz,
     memory: Option<Arc<MemoryIndex>>,
+    planner: Option<Planner>,
     credentials: Option<CredentialVault>,
     login_limits: LoginLimitsConfig,
     session_lifetime: chrono::Duration,
@@ -128,6 +131,13 @@ impl ApiStateBuilder {
         self
     }
 
+    /// The planner, when its models are loaded; without one, requests in
+    /// plain language answer that planning is off.
+    pub fn planner(mut self, planner: Option<Planner>) -> Self {
+        self.planner = planner;
+        self
+    }
+
     /// The vault integration credentials are set in; without one, the
     /// credential endpoints answer 503.
     pub fn credentials(mut self, vault: CredentialVault) -> Self {
@@ -151,6 +161,7 @@ impl ApiStateBuilder {
                 bus: self.bus,
                 time_zone: self.time_zone,
                 memory: self.memory,
+                planner: self.planner,
                 credentials: self.credentials,
                 login_limits: LoginLimits::new(self.login_limits),
                 session_lifetime: self.session_lifetime,
@@ -175,6 +186,7 @@ impl ApiState {
             bus: None,
             time_zone: Tz::UTC,
             memory: None,
+            planner: None,
             credentials: None,
             login_limits: LoginLimitsConfig::default(),
             session_lifetime: chrono::Duration::days(14),
@@ -238,6 +250,11 @@ impl ApiState {
     /// The vector memory's search index; `None` when the memory is off.
     pub fn memory(&self) -> Option<&Arc<MemoryIndex>> {
         self.inner.memory.as_ref()
+    }
+
+    /// The planner, when it is on.
+    pub fn planner(&self) -> Option<&Planner> {
+        self.inner.planner.as_ref()
     }
 
     pub(crate) fn login_limits(&self) -> &LoginLimits {

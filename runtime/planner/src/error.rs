@@ -29,6 +29,13 @@ pub enum PlannerError {
     #[error("{0}")]
     Request(String),
 
+    /// The plan id was taken by a plan for another request.
+    #[error("plan `{plan_id}` was proposed for another request; ask under a new id")]
+    PlanTaken {
+        /// The plan's id.
+        plan_id: String,
+    },
+
     /// The host refused or failed the plan's proposal, or its policies
     /// could not be read.
     #[error(transparent)]

@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::json;
 use steward_actors::CommandEnvelope;
 use steward_actors::policies::{DeviceRef, PlanFacts, Policies};
-use steward_events::StreamId;
 use steward_events::domain::plans::{ModelLocation, PlannerModel};
+use steward_events::{Personal, StreamId};
 use steward_host::{Host, Outcome};
 use steward_projections::read_models::home::{self, DeviceFilter};
 use steward_projections::{Projection as _, ReadDb};
@@ -201,6 +201,11 @@ impl Planner {
         envelope.command_id = format!("propose-{plan_id}");
         envelope.correlation_id = request.correlation_id;
         let outcome = self.host.execute(envelope).await?;
+        // The command id comes from the plan id, so the host answers a
+        // repeat with the first proposal's events, whatever was asked then.
+        if outcome.duplicate && !proposes(&outcome, &request.text) {
+            return Err(PlannerError::PlanTaken { plan_id });
+        }
         Ok(Planned {
             plan_id,
             recognition,
@@ -248,4 +253,18 @@ impl Planner {
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
         })
     }
+}
+
+/// Whether `outcome` is the proposal of `request` (an erased request
+/// cannot be told apart, so it is not).
+fn proposes(outcome: &Outcome, request: &str) -> bool {
+    outcome.events.first().is_some_and(|event| {
+        event
+            .personal
+            .as_ref()
+            .and_then(Personal::plain)
+            .and_then(|personal| personal.get("request"))
+            .and_then(serde_json::Value::as_str)
+            == Some(request)
+    })
 }

@@ -12,6 +12,7 @@ use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_an
 use steward_host::{Host, HostOptions};
 use steward_http::ApiState;
 use steward_http::webhooks::{RetryPolicy, WebhookWorker};
+use steward_planner::{Planner, PlannerSettings, Recognizer};
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
 use steward_store_core::CredentialVault;
@@ -284,17 +285,39 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
     }
 
     // Memory search over HTTP reads the index the memory projection feeds.
-    let memory = embedder.map(|embedder| {
+    let memory = embedder.clone().map(|embedder| {
         Arc::new(MemoryIndex::new(
             read_models.clone(),
             embedder,
             Some(config.memory_index_dir()),
         ))
     });
+    // The planner reads requests with the memory's embedding model.
+    let planner = match &embedder {
+        Some(embedder) => {
+            let recognizer = Recognizer::load(Arc::clone(embedder))
+                .map_err(|e| Failure::Input(format!("the planner's models: {e}")))?;
+            Some(Planner::new(
+                Arc::new(recognizer),
+                host.clone(),
+                read_models.clone(),
+                PlannerSettings {
+                    household: "main".to_owned(),
+                    time_zone,
+                    mqtt_base_topic: config.mqtt_base_topic.clone(),
+                },
+            ))
+        }
+        None => {
+            tracing::info!("no embedding model configured: the planner is off");
+            None
+        }
+    };
     let mut api = ApiState::builder(Arc::new(opened.store.clone()), host.clone(), read_models)
         .projections(projections)
         .time_zone(time_zone)
         .memory(memory)
+        .planner(planner)
         .registry(registry)
         .metrics_token(config.metrics_token.as_ref().map(|token| token.0.clone()))
         .credentials(CredentialVault::new(opened.store.clone()))

