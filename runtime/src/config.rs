@@ -101,8 +101,12 @@ pub struct Config {
     pub actuator_dry_run: bool,
     /// The topic devices take commands under: the planner publishes a
     /// device's state to `<mqtt_base_topic>/<device id>/set`
-    /// (zigbee2mqtt's layout).
+    /// (zigbee2mqtt's layout); with `mqtt_url`, device states are read
+    /// from `<mqtt_base_topic>/<device id>`.
     pub mqtt_base_topic: String,
+    /// Home Assistant's MQTT discovery prefix: with `mqtt_url`, the devices
+    /// discovered under it join the home. Empty: no discovery.
+    pub mqtt_discovery_prefix: String,
 }
 
 /// Where projections read the log.
@@ -170,6 +174,7 @@ impl Default for Config {
             mqtt_url: None,
             actuator_dry_run: false,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
+            mqtt_discovery_prefix: "homeassistant".to_owned(),
         }
     }
 }
@@ -214,6 +219,7 @@ const KEYS: &[&str] = &[
     "mqtt_url",
     "actuator_dry_run",
     "mqtt_base_topic",
+    "mqtt_discovery_prefix",
 ];
 
 /// A configuration that could not be read.

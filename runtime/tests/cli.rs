@@ -873,13 +873,6 @@ fn http_until(port: u16, path: &str, token: &str, ready: impl Fn(&str) -> bool) 
 #[test]
 fn a_request_in_plain_language_is_planned_approved_and_published_over_mqtt() {
     let dir = tempfile::tempdir().expect("tempdir");
-    steward(dir.path())
-        .args(["command", "home-main", "RegisterDevice", "--data"])
-        .arg(
-            r#"{"device_id":"living_room_lamp","kind":"light","room":"living room","capabilities":[{"attribute":"power"}]}"#,
-        )
-        .assert()
-        .success();
     let created = steward(dir.path())
         .args(["token", "create", "--name", "planner"])
         .args(["--scope", "commands:write", "--scope", "approvals:write"])
@@ -890,18 +883,31 @@ fn a_request_in_plain_language_is_planned_approved_and_published_over_mqtt() {
     let stdout = String::from_utf8_lossy(&created.stdout).to_string();
     let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
 
-    let base = format!("steward-test/{}", uuid::Uuid::now_v7().simple());
+    let test_topics = format!("steward-test/{}", uuid::Uuid::now_v7().simple());
+    let base = format!("{test_topics}/z2m");
+    let discovery = format!("{test_topics}/ha");
+    // The lamp as zigbee2mqtt announces it to Home Assistant (retained).
+    let lamp_config = format!("{discovery}/light/0x01/light/config");
+    mosquitto_pub(
+        &lamp_config,
+        &format!(
+            r#"{{"state_topic":"{base}/living_room_lamp","schema":"json","device":{{"suggested_area":"living room"}}}}"#
+        ),
+        true,
+    );
     let port = free_port();
     let serve = serve_command(dir.path(), port)
         .env("STEWARD_MQTT_URL", "mqtt://127.0.0.1:1883")
         .env("STEWARD_MQTT_BASE_TOPIC", &base)
+        .env("STEWARD_MQTT_DISCOVERY_PREFIX", &discovery)
         .spawn()
         .expect("serve starts");
     wait_for_port(port);
     http_until(port, "/api/v1/home/devices", &token, |body| {
         body.contains("living_room_lamp")
     })
-    .expect("the home read model lists the lamp");
+    .expect("discovery registered the lamp");
+    mosquitto_pub(&lamp_config, "", true);
     let subscriber = StdCommand::new("mosquitto_sub")
         .args(["-h", "127.0.0.1", "-p", "1883", "-C", "1", "-W", "60"])
         .args(["-t", &format!("{base}/living_room_lamp/set")])
@@ -968,6 +974,16 @@ fn a_request_in_plain_language_is_planned_approved_and_published_over_mqtt() {
         body.contains(r#""status":"completed""#)
     })
     .expect("the plan completed");
+    // The lamp says it is off; the home hears it.
+    mosquitto_pub(
+        &format!("{base}/living_room_lamp"),
+        r#"{"state":"OFF","linkquality":70}"#,
+        false,
+    );
+    http_until(port, "/api/v1/home/devices", &token, |body| {
+        body.contains(r#""power":"off""#)
+    })
+    .expect("the lamp's state reached the home read model");
     stop(serve);
     let plan = read_json(dir.path(), "plan-lamp-off");
     let types: Vec<&str> = plan
@@ -988,6 +1004,25 @@ fn a_request_in_plain_language_is_planned_approved_and_published_over_mqtt() {
         .collect();
     assert!(applied.contains(&"DesiredStateRequested"), "{applied:?}");
     assert!(applied.contains(&"DesiredStateApplied"), "{applied:?}");
+    assert_eq!(applied.first(), Some(&"DeviceRegistered"), "{applied:?}");
+    assert_eq!(applied.last(), Some(&"DeviceStateReported"), "{applied:?}");
+}
+
+/// Publishes to the shared Mosquitto with `mosquitto_pub` (Debian package
+/// mosquitto-clients); an empty retained payload clears a retained message.
+fn mosquitto_pub(topic: &str, payload: &str, retain: bool) {
+    let mut command = StdCommand::new("mosquitto_pub");
+    command.args(["-h", "127.0.0.1", "-p", "1883", "-q", "1", "-t", topic]);
+    if payload.is_empty() {
+        command.arg("-n");
+    } else {
+        command.args(["-m", payload]);
+    }
+    if retain {
+        command.arg("-r");
+    }
+    let status = command.status().expect("mosquitto_pub runs");
+    assert!(status.success(), "mosquitto_pub to {topic}");
 }
 
 #[test]

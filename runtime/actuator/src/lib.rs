@@ -1,4 +1,6 @@
-//! Steward's actuator: carries approved commands out on the world outside.
+//! Steward's integrations: the actuator, which carries approved commands
+//! out on the world outside, and the ingest that turns the outside into
+//! events.
 //!
 //! An [`Integration`] turns one action (a JSON object in the integration's
 //! terms) into an effect outside: an MQTT publish, a mail, a calendar
@@ -10,6 +12,10 @@
 //!
 //! - [`mqtt`]: publishes to an MQTT broker and waits for its PUBACK, so a
 //!   success means the broker has the message.
+//! - [`mqtt_ingest`]: the other way: Home Assistant discovery registers
+//!   devices and zigbee2mqtt's state messages report their attributes,
+//!   translated by [`zigbee2mqtt`] (which also says what a desired state is
+//!   published as).
 //! - [`PlanExecutor`]: issues approved plans' steps in order, as domain
 //!   commands or as actuations made of the approved step itself.
 //! - [`ActuatorWorker`]: carries out every requested actuation from the
@@ -17,6 +23,8 @@
 //!   integration and dry runs, recording each step on the actuation.
 
 pub mod mqtt;
+pub mod mqtt_ingest;
+pub mod zigbee2mqtt;
 
 mod executor;
 mod integration;

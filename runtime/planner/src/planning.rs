@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{Value, json};
+use steward_actuator::zigbee2mqtt;
 use steward_events::domain::home::DeviceKind;
 use steward_events::domain::plans::{PlanStep, StepExecutor};
 
@@ -271,21 +272,6 @@ fn desired_state(state: &str) -> Option<(&'static str, Value)> {
     })
 }
 
-/// What zigbee2mqtt's `<device>/set` takes for an attribute.
-fn mqtt_payload(attribute: &str, value: &Value) -> Value {
-    match (attribute, value.as_str()) {
-        ("power", Some(state)) => json!({ "state": state.to_uppercase() }),
-        ("lock", Some("locked")) => json!({ "state": "LOCK" }),
-        ("lock", Some(_)) => json!({ "state": "UNLOCK" }),
-        ("brightness", _) => {
-            let percent = value.as_f64().unwrap_or(0.0).clamp(0.0, 100.0);
-            json!({ "brightness": (percent * 254.0 / 100.0).round() as i64 })
-        }
-        ("target_temperature", _) => json!({ "current_heating_setpoint": value }),
-        _ => json!({ attribute: value }),
-    }
-}
-
 /// The device kinds a word names ("lights" are lights; "heating" a
 /// thermostat); empty when the word names none.
 fn kinds_named(word: &str) -> &'static [DeviceKind] {
@@ -459,7 +445,7 @@ fn set_device(
             command_type: "Publish".to_owned(),
             data: json!({
                 "topic": format!("{}/{}/set", context.mqtt_base_topic, target.device_id),
-                "payload": mqtt_payload(attribute, &value),
+                "payload": zigbee2mqtt::set_payload(attribute, &value),
             }),
             executor: StepExecutor::Actuator {
                 integration: "mqtt".to_owned(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
+use steward_actuator::mqtt_ingest::{IngestConfig, MqttIngest};
 use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
 use steward_bus::{JetStreamSource, Relay, SourceConfig};
 use steward_events::{EventStore, StreamId, SubjectId};
@@ -137,7 +138,31 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             async move { executor.run(lost).await }
         },
     ));
-    let actuator = Arc::new(actuator(config, &host, &opened).await?);
+    let broker = mqtt_broker(config, &opened).await?;
+    if let Some(broker) = &broker {
+        let ingest = Arc::new(MqttIngest::new(
+            host.clone(),
+            IngestConfig {
+                broker: broker.clone(),
+                base_topic: config.mqtt_base_topic.clone(),
+                discovery_prefix: Some(config.mqtt_discovery_prefix.clone())
+                    .filter(|prefix| !prefix.is_empty()),
+                household: "main".to_owned(),
+            },
+        ));
+        workers.spawn(leased(
+            "MQTT ingest",
+            opened.store.clone(),
+            MqttIngest::LEASE.to_owned(),
+            config.lease_options(),
+            shutdown.clone(),
+            move |lost| {
+                let ingest = Arc::clone(&ingest);
+                async move { ingest.run(lost).await }
+            },
+        ));
+    }
+    let actuator = Arc::new(actuator(&host, &opened, broker));
     workers.spawn(leased(
         "actuator",
         opened.store.clone(),
@@ -469,35 +494,39 @@ impl StopSignal {
 }
 
 /// The actuator with the integrations the configuration names: MQTT when
-/// `mqtt_url` is set, signing in with the vault's `mqtt` credentials if it
-/// holds them.
-async fn actuator(
-    config: &Config,
-    host: &Host,
-    opened: &Opened,
-) -> Result<ActuatorWorker, Failure> {
+/// `mqtt_url` is set.
+fn actuator(host: &Host, opened: &Opened, broker: Option<MqttConfig>) -> ActuatorWorker {
     let mut actuator = ActuatorWorker::new(
         host.clone(),
         opened.store.clone(),
         ActuatorOptions::default(),
     );
-    if let Some(url) = &config.mqtt_url {
-        let mut mqtt = MqttConfig::from_url(url)
-            .map_err(|e| Failure::Input(format!("configuration `mqtt_url`: {e}")))?;
-        let vault = CredentialVault::new(opened.store.clone());
-        if let Some(sealed) = vault.open("mqtt").await? {
-            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `mqtt` entry: {e}")))?;
-            if let Some(username) = secret.username.clone() {
-                let password = secret
-                    .password
-                    .clone()
-                    .or_else(|| secret.token.clone())
-                    .unwrap_or_default();
-                mqtt.credentials = Some((username, password));
-            }
-        }
-        actuator = actuator.with(Arc::new(MqttIntegration::new(mqtt)));
+    if let Some(broker) = broker {
+        actuator = actuator.with(Arc::new(MqttIntegration::new(broker)));
     }
-    Ok(actuator)
+    actuator
+}
+
+/// The MQTT broker `mqtt_url` names, signing in with the vault's `mqtt`
+/// credentials if it holds them.
+async fn mqtt_broker(config: &Config, opened: &Opened) -> Result<Option<MqttConfig>, Failure> {
+    let Some(url) = &config.mqtt_url else {
+        return Ok(None);
+    };
+    let mut mqtt = MqttConfig::from_url(url)
+        .map_err(|e| Failure::Input(format!("configuration `mqtt_url`: {e}")))?;
+    let vault = CredentialVault::new(opened.store.clone());
+    if let Some(sealed) = vault.open("mqtt").await? {
+        let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+            .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `mqtt` entry: {e}")))?;
+        if let Some(username) = secret.username.clone() {
+            let password = secret
+                .password
+                .clone()
+                .or_else(|| secret.token.clone())
+                .unwrap_or_default();
+            mqtt.credentials = Some((username, password));
+        }
+    }
+    Ok(Some(mqtt))
 }
