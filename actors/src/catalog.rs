@@ -33,6 +33,7 @@ pub fn visit_all<V: Visitor>(visitor: &mut V) {
     crate::plans::visit(visitor);
     crate::policies::visit(visitor);
     crate::actuations::visit(visitor);
+    crate::egress::visit(visitor);
 }
 
 /// One stream category and what lives in it.

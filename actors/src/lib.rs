@@ -30,6 +30,7 @@ pub mod actuations;
 pub mod appointments;
 pub mod calendar;
 pub mod credentials;
+pub mod egress;
 pub mod goals;
 pub mod groceries;
 pub mod home;

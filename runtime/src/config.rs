@@ -107,6 +107,13 @@ pub struct Config {
     /// Home Assistant's MQTT discovery prefix: with `mqtt_url`, the devices
     /// discovered under it join the home. Empty: no discovery.
     pub mqtt_discovery_prefix: String,
+    /// An OpenAI-compatible API (`http://127.0.0.1:8080/v1`) the planner
+    /// may send what its own models cannot read, if it is not sensitive;
+    /// its key comes from the credential vault's `llm` entry. Unset:
+    /// everything stays local.
+    pub llm_url: Option<String>,
+    /// The model to ask at `llm_url`.
+    pub llm_model: Option<String>,
 }
 
 /// Where projections read the log.
@@ -175,6 +182,8 @@ impl Default for Config {
             actuator_dry_run: false,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
             mqtt_discovery_prefix: "homeassistant".to_owned(),
+            llm_url: None,
+            llm_model: None,
         }
     }
 }
@@ -220,6 +229,8 @@ const KEYS: &[&str] = &[
     "actuator_dry_run",
     "mqtt_base_topic",
     "mqtt_discovery_prefix",
+    "llm_url",
+    "llm_model",
 ];
 
 /// A configuration that could not be read.

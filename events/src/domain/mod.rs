@@ -11,6 +11,7 @@ pub mod actuations;
 pub mod appointments;
 pub mod calendar;
 pub mod credentials;
+pub mod egress;
 pub mod goals;
 pub mod groceries;
 pub mod home;
@@ -317,5 +318,6 @@ pub fn schemas() -> Vec<(String, schemars::Schema)> {
     schemas.extend(plans::schemas());
     schemas.extend(policies::schemas());
     schemas.extend(actuations::schemas());
+    schemas.extend(egress::schemas());
     schemas
 }

@@ -29,6 +29,14 @@ pub enum PlannerError {
     #[error("{0}")]
     Request(String),
 
+    /// The request is in a domain the person may not act in.
+    #[error("the request is in the {} domain, which is not yours", .0.as_str())]
+    DomainNotAllowed(crate::Domain),
+
+    /// The remote model is not configured right.
+    #[error("the remote model: {0}")]
+    Remote(String),
+
     /// The plan id was taken by a plan for another request.
     #[error("plan `{plan_id}` was proposed for another request; ask under a new id")]
     PlanTaken {

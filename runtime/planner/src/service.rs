@@ -8,6 +8,16 @@
 //! proposes it to its own stream, `plan-<id>`, as the person who asked.
 //! From there the plan executor and the actuator carry an approved plan
 //! out; questions, answers and declines are returned, not recorded.
+//!
+//! **Hybrid routing:** when the local models cannot read a request (unsure
+//! between intents, or finding no domain for it) and a remote model is
+//! configured, the request may be sent there, but only if [`privacy`]
+//! finds it ordinary. The call is recorded in the egress ledger
+//! (`egress-<yyyy-mm>`) before it leaves, and settled with its answer or
+//! failure; if the ledger cannot record it, nothing is sent. A remote
+//! reading is planned like a local one and the plan says where it ran.
+//!
+//! [`privacy`]: crate::privacy
 
 use std::sync::Arc;
 
@@ -16,6 +26,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
 use steward_actors::CommandEnvelope;
+use steward_actors::egress::ledger_id;
 use steward_actors::policies::{DeviceRef, PlanFacts, Policies};
 use steward_events::domain::plans::{ModelLocation, PlannerModel};
 use steward_events::{Personal, StreamId};
@@ -24,10 +35,15 @@ use steward_projections::read_models::home::{self, DeviceFilter};
 use steward_projections::{Projection as _, ReadDb};
 use uuid::Uuid;
 
+use crate::privacy::{self, Privacy};
+use crate::remote::{RemoteModel, RemoteReading, read_answer};
 use crate::{
-    Decision, KnownDevice, KnownScene, PlannerError, PlanningContext, Recognition, Recognizer,
-    decide,
+    Decision, Domain, IntentPrediction, KnownDevice, KnownScene, PlannerError, PlanningContext,
+    RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
 };
+
+/// Who the planner's own records (the egress ledger) are from.
+const PLANNER_ACTOR: &str = "system:planner";
 
 /// The stream of the household's policies.
 const POLICIES: &str = "policies-main";
@@ -41,6 +57,9 @@ pub struct PlannerSettings {
     pub time_zone: Tz,
     /// The topic devices take commands under (`zigbee2mqtt`).
     pub mqtt_base_topic: String,
+    /// A remote model for what the local ones cannot read; `None` keeps
+    /// everything local.
+    pub remote: Option<RemoteModel>,
 }
 
 impl Default for PlannerSettings {
@@ -49,6 +68,7 @@ impl Default for PlannerSettings {
             household: "main".to_owned(),
             time_zone: Tz::UTC,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
+            remote: None,
         }
     }
 }
@@ -65,6 +85,9 @@ pub struct PlanRequest {
     pub plan_id: Option<String>,
     /// Groups everything the plan leads to; a new one when absent.
     pub correlation_id: Option<Uuid>,
+    /// The domains the person may act in; `None`: every one. A request in
+    /// another is refused before anything is sent out or proposed.
+    pub domains: Option<Vec<Domain>>,
 }
 
 /// What became of a request.
@@ -76,6 +99,13 @@ pub struct Planned {
     pub recognition: Recognition,
     /// What the planner made of it.
     pub decision: Decision,
+    /// The request's privacy class.
+    pub privacy: Privacy,
+    /// Where the reading the decision rests on was made (`local`, or the
+    /// remote endpoint).
+    pub location: ModelLocation,
+    /// The egress ledger's call, if the request was sent out.
+    pub egress_call: Option<String>,
     /// The proposal's outcome, when a plan was proposed.
     #[serde(skip)]
     pub proposal: Option<Outcome>,
@@ -150,13 +180,59 @@ impl Planner {
         tracing::Span::current().record("plan_id", plan_id.as_str());
         let stream = StreamId::new("plan", &plan_id)
             .map_err(|e| PlannerError::Request(format!("plan id `{plan_id}`: {e}")))?;
-        let recognition = self.recognize(&request.text).await?;
-        let decision = self.decide(&plan_id, &recognition).await?;
+        let mut recognition = self.recognize(&request.text).await?;
+        let allowed = |domain: Domain| {
+            domain == Domain::OutOfScope
+                || request
+                    .domains
+                    .as_ref()
+                    .is_none_or(|domains| domains.contains(&domain))
+        };
+        let local_domain = recognition.intents.intent().domain();
+        if !allowed(local_domain) {
+            return Err(PlannerError::DomainNotAllowed(local_domain));
+        }
+        let context = self.context().await?;
+        let mut decision = decide(&plan_id, &recognition, &context);
+        let privacy = privacy::classify(&request.text, &recognition.intents);
+        let mut location = ModelLocation::Local {};
+        let mut egress_call = None;
+        if let Some(remote) = &self.settings.remote
+            && needs_help(&decision)
+            && privacy == Privacy::Ordinary
+        {
+            let (call_id, reading) = self.ask_remote(remote, &plan_id, &request.text).await?;
+            egress_call = Some(call_id);
+            if let Some(remote_recognition) = reading
+                .as_ref()
+                .and_then(|reading| recognition_of(&request.text, reading))
+            {
+                let remote_decision = decide(&plan_id, &remote_recognition, &context);
+                if !needs_help(&remote_decision) {
+                    recognition = remote_recognition;
+                    decision = remote_decision;
+                    location = ModelLocation::Remote {
+                        endpoint: remote.endpoint().to_owned(),
+                    };
+                }
+            }
+        }
+        let decided_domain = match &decision {
+            Decision::Plan(draft) => Some(draft.intent.domain()),
+            Decision::Answer(lookup) => Some(lookup.intent.domain()),
+            Decision::Ask(_) | Decision::Decline(_) => None,
+        };
+        if let Some(domain) = decided_domain.filter(|domain| !allowed(*domain)) {
+            return Err(PlannerError::DomainNotAllowed(domain));
+        }
         let Decision::Plan(draft) = &decision else {
             return Ok(Planned {
                 plan_id,
                 recognition,
                 decision,
+                privacy,
+                location,
+                egress_call,
                 proposal: None,
             });
         };
@@ -177,15 +253,24 @@ impl Planner {
             spend: None,
         };
         let approval = policies.approval_for(&facts, Utc::now());
-        let intent = self.recognizer.classifier().manifest();
-        let slots = self.recognizer.tagger().manifest();
-        let model = PlannerModel {
-            name: "steward-planner".to_owned(),
-            version: format!(
-                "{}-{}+{}-{}",
-                intent.model, intent.version, slots.model, slots.version
-            ),
-            location: ModelLocation::Local {},
+        let model = match (&location, &self.settings.remote) {
+            (ModelLocation::Remote { .. }, Some(remote)) => PlannerModel {
+                name: remote.model().to_owned(),
+                version: "remote".to_owned(),
+                location: location.clone(),
+            },
+            _ => {
+                let intent = self.recognizer.classifier().manifest();
+                let slots = self.recognizer.tagger().manifest();
+                PlannerModel {
+                    name: "steward-planner".to_owned(),
+                    version: format!(
+                        "{}-{}+{}-{}",
+                        intent.model, intent.version, slots.model, slots.version
+                    ),
+                    location: location.clone(),
+                }
+            }
         };
         let data = json!({
             "request": request.text,
@@ -210,8 +295,90 @@ impl Planner {
             plan_id,
             recognition,
             decision,
+            privacy,
+            location,
+            egress_call,
             proposal: Some(outcome),
         })
+    }
+
+    /// Asks the remote model about `text`, recording the call in the
+    /// egress ledger first and its answer or failure after. The call's id,
+    /// and the reading if the answer held a usable one.
+    async fn ask_remote(
+        &self,
+        remote: &RemoteModel,
+        plan_id: &str,
+        text: &str,
+    ) -> Result<(String, Option<RemoteReading>), PlannerError> {
+        let slot_names: Vec<String> = self
+            .recognizer
+            .tagger()
+            .manifest()
+            .tags
+            .iter()
+            .filter(|tag| tag.as_str() != "O")
+            .cloned()
+            .collect();
+        let body = remote.request_body(text, &slot_names);
+        let call_id = Uuid::now_v7().simple().to_string();
+        let ledger = StreamId::new("egress", ledger_id(Utc::now()))
+            .map_err(|e| PlannerError::Request(e.to_string()))?;
+        let record = |command_type: &str, data: serde_json::Value| {
+            let mut envelope =
+                CommandEnvelope::new(ledger.clone(), command_type, data, PLANNER_ACTOR);
+            envelope.command_id = format!("egress-{call_id}-{command_type}");
+            envelope
+        };
+        // Nothing leaves unless the ledger has it.
+        self.host
+            .execute(record(
+                "RecordEgress",
+                json!({
+                    "call_id": call_id,
+                    "endpoint": remote.endpoint(),
+                    "model": remote.model(),
+                    "purpose": "interpret_request",
+                    "privacy": Privacy::Ordinary.class(),
+                    "plan_id": plan_id,
+                    "sent": body,
+                }),
+            ))
+            .await?;
+        let started = std::time::Instant::now();
+        let sent = remote.send(&body).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let reading = match sent {
+            Ok((status, answer)) => {
+                self.host
+                    .execute(record(
+                        "RecordEgressAnswer",
+                        json!({ "call_id": call_id, "status": status, "received": answer,
+                                "latency_ms": latency_ms }),
+                    ))
+                    .await?;
+                let read = if (200..300).contains(&status) {
+                    read_answer(text, &answer)
+                } else {
+                    Err(format!("HTTP {status}"))
+                };
+                read.map_err(|problem| {
+                    tracing::warn!(%call_id, %problem, "the remote model's answer is of no use");
+                })
+                .ok()
+            }
+            Err(error) => {
+                tracing::warn!(%call_id, %error, "the remote model did not answer");
+                self.host
+                    .execute(record(
+                        "RecordEgressFailure",
+                        json!({ "call_id": call_id, "error": error, "latency_ms": latency_ms }),
+                    ))
+                    .await?;
+                None
+            }
+        };
+        Ok((call_id, reading))
     }
 
     /// What the planner knows now: the home's devices and scenes.
@@ -253,6 +420,42 @@ impl Planner {
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
         })
     }
+}
+
+/// Whether the local reading left the planner unable to act: unsure
+/// between intents, or finding no domain for the request.
+fn needs_help(decision: &Decision) -> bool {
+    match decision {
+        Decision::Ask(question) => question.intent.is_none() && question.slot.is_none(),
+        Decision::Decline(declined) => declined.intent == crate::Intent::OutOfScope,
+        Decision::Plan(_) | Decision::Answer(_) => false,
+    }
+}
+
+/// A remote reading as a recognition of `text`: its intent alone, and its
+/// slots where they are in the text.
+fn recognition_of(text: &str, reading: &RemoteReading) -> Option<Recognition> {
+    let lowered = text.to_lowercase();
+    let slots = reading.slots.iter().filter_map(|(name, words)| {
+        // Lower-casing keeps byte offsets for the ASCII the models are
+        // trained on; a slot not found where said is left out.
+        let start = lowered.find(&words.to_lowercase())?;
+        let end = start + words.len();
+        Some(Slot {
+            name: name.clone(),
+            text: text.get(start..end)?.to_owned(),
+            start,
+            end,
+            confidence: reading.confidence,
+        })
+    });
+    Some(Recognition {
+        intents: IntentPrediction::new(vec![RankedIntent {
+            intent: reading.intent,
+            probability: reading.confidence,
+        }])?,
+        slots: Slots::new(slots),
+    })
 }
 
 /// Whether `outcome` is the proposal of `request` (an erased request

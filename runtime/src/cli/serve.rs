@@ -13,6 +13,7 @@ use steward_host::workers::{LeaseOptions, SagaWorker, TimerWorker, hold_lease_an
 use steward_host::{Host, HostOptions};
 use steward_http::ApiState;
 use steward_http::webhooks::{RetryPolicy, WebhookWorker};
+use steward_planner::remote::{RemoteConfig, RemoteModel};
 use steward_planner::{Planner, PlannerSettings, Recognizer};
 use steward_projections::memory::MemoryIndex;
 use steward_projections::{ProjectionMetrics, ProjectionRunner, SharedReads};
@@ -330,6 +331,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
                     household: "main".to_owned(),
                     time_zone,
                     mqtt_base_topic: config.mqtt_base_topic.clone(),
+                    remote: remote_model(config, &opened).await?,
                 },
             ))
         }
@@ -505,6 +507,38 @@ fn actuator(host: &Host, opened: &Opened, broker: Option<MqttConfig>) -> Actuato
         actuator = actuator.with(Arc::new(MqttIntegration::new(broker)));
     }
     actuator
+}
+
+/// The remote model `llm_url` names, with the vault's `llm` key if it
+/// holds one.
+async fn remote_model(config: &Config, opened: &Opened) -> Result<Option<RemoteModel>, Failure> {
+    let Some(url) = &config.llm_url else {
+        return Ok(None);
+    };
+    let model = config.llm_model.clone().ok_or_else(|| {
+        Failure::Input("configuration `llm_model`: name the model to ask at `llm_url`".to_owned())
+    })?;
+    let vault = CredentialVault::new(opened.store.clone());
+    let api_key = match vault.open("llm").await? {
+        Some(sealed) => {
+            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `llm` entry: {e}")))?;
+            secret.token.clone().or_else(|| secret.password.clone())
+        }
+        None => None,
+    };
+    let remote = RemoteModel::new(RemoteConfig {
+        endpoint: url.clone(),
+        model,
+        api_key,
+        timeout: steward_planner::remote::DEFAULT_TIMEOUT,
+    })
+    .map_err(|e| Failure::Input(format!("configuration `llm_url`: {e}")))?;
+    tracing::info!(
+        endpoint = remote.endpoint(),
+        "the planner may consult a remote model for ordinary requests"
+    );
+    Ok(Some(remote))
 }
 
 /// The MQTT broker `mqtt_url` names, signing in with the vault's `mqtt`

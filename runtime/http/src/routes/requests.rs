@@ -4,12 +4,16 @@
 //! `plan-<id>`, as the signed-in user, under the household's policies: it
 //! then waits in the approvals queue or, where a policy lets it act, runs),
 //! or answers with a question to settle first, the read model that answers
-//! a question about Steward's records, or why it does nothing.
+//! a question about Steward's records, or why it does nothing. What the
+//! local models cannot read may go to a remote model if one is configured
+//! and the request is not sensitive; the answer says which, and the egress
+//! ledger has every call.
 
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_events::domain::access::Scope;
+use steward_events::domain::plans::ModelLocation;
 use steward_host::HostError;
 use steward_planner::{Decision, Domain, PlanRequest, PlannerError};
 use utoipa::ToSchema;
@@ -55,6 +59,15 @@ pub struct RequestAnswer {
     /// and its choices, the read model's path, or the reason to decline.
     #[schema(value_type = Object)]
     pub decision: Value,
+    /// The request's privacy class: `ordinary`, or `health`, `finance`,
+    /// `private_messages` (never sent to a remote model).
+    pub privacy: String,
+    /// Where the reading the decision rests on was made: `local`, or the
+    /// remote model's endpoint.
+    pub ran: String,
+    /// The egress ledger's call id, when the request was sent to a remote
+    /// model (`egress-<yyyy-mm>` has what was sent).
+    pub egress_call: Option<String>,
     /// The proposal's events, when a plan was proposed.
     pub proposal: Option<CommandOutcome>,
 }
@@ -106,19 +119,20 @@ pub(crate) async fn plan_request(
         )
     })?;
 
-    // The request's domain must be the caller's before anything is read or
-    // written for it.
-    let recognition = planner.recognize(text).await.map_err(planner_error)?;
-    let intent = recognition.intents.intent();
-    if intent.domain() != Domain::OutOfScope {
-        caller.require_domain(intent.domain().as_str())?;
-    }
     let planned = planner
         .plan(PlanRequest {
             text: text.to_owned(),
             actor: caller.actor(),
             plan_id: request.plan_id,
             correlation_id: request.correlation_id,
+            // The request's domain must be the caller's before anything is
+            // sent out or proposed for it.
+            domains: Some(
+                Domain::ALL
+                    .into_iter()
+                    .filter(|domain| caller.may_use(domain.as_str()))
+                    .collect(),
+            ),
         })
         .await
         .map_err(planner_error)?;
@@ -135,6 +149,12 @@ pub(crate) async fn plan_request(
         confidence: planned.recognition.intents.confidence(),
         slots: serde_json::to_value(&planned.recognition.slots).map_err(ApiError::internal)?,
         decision: serde_json::to_value(&planned.decision).map_err(ApiError::internal)?,
+        privacy: planned.privacy.class().to_owned(),
+        ran: match &planned.location {
+            ModelLocation::Local {} => "local".to_owned(),
+            ModelLocation::Remote { endpoint } => endpoint.clone(),
+        },
+        egress_call: planned.egress_call,
         proposal: planned.proposal.map(CommandOutcome::from),
     };
     Ok(if answer.proposal.is_some() {
@@ -152,6 +172,9 @@ fn planner_error(error: PlannerError) -> ApiError {
         },
         PlannerError::Host(other) => ApiError::from(other),
         PlannerError::Request(message) => ApiError::invalid("plan_id", message),
+        PlannerError::DomainNotAllowed(domain) => ApiError::DomainForbidden {
+            domain: domain.as_str().to_owned(),
+        },
         taken @ PlannerError::PlanTaken { .. } => ApiError::Conflict(taken.to_string()),
         PlannerError::ReadModel(error) => ApiError::from(error),
         other => ApiError::internal(other),

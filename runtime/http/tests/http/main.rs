@@ -9,6 +9,7 @@ mod credentials;
 mod erasure;
 mod events;
 mod health;
+mod hybrid;
 mod live;
 mod openapi;
 mod projections;

@@ -128,13 +128,22 @@ impl Fixture {
 
     /// The fixture with the planner on (recognising with `embedder`),
     /// planning for household `main` in UTC.
-    pub(crate) fn with_planner(mut self, embedder: Arc<Embedder>) -> Self {
+    pub(crate) fn with_planner(self, embedder: Arc<Embedder>) -> Self {
+        self.with_planner_settings(embedder, PlannerSettings::default())
+    }
+
+    /// The fixture with the planner on, under `settings`.
+    pub(crate) fn with_planner_settings(
+        mut self,
+        embedder: Arc<Embedder>,
+        settings: PlannerSettings,
+    ) -> Self {
         let recognizer = Recognizer::load(embedder).unwrap_or_else(|error| panic!("{error}"));
         self.planner = Some(Planner::new(
             Arc::new(recognizer),
             self.host.clone(),
             self.db.clone(),
-            PlannerSettings::default(),
+            settings,
         ));
         self.api = Some(self.state_with(None));
         self

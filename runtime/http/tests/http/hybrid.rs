@@ -1,0 +1,209 @@
+//! Hybrid routing over `POST /api/v1/requests`: what the local models
+//! cannot read may go to an OpenAI-compatible server (one the test starts,
+//! which records every body it receives), never when it is sensitive, and
+//! never without a line in the egress ledger first.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use actix_web::{HttpResponse, HttpServer, web};
+use chrono::Utc;
+use serde_json::{Value, json};
+use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
+use steward_http::app;
+use steward_planner::PlannerSettings;
+use steward_planner::remote::{RemoteConfig, RemoteModel};
+
+use crate::support::{Fixture, call, embedder, on_both_backends, with_token};
+
+on_both_backends!(
+    what_the_local_models_cannot_read_is_asked_remotely_and_ledgered,
+    a_sensitive_request_never_leaves,
+    an_unreachable_model_leaves_the_local_answer_and_a_failed_call,
+);
+
+/// Read locally as unsure between intents (each test checks it first).
+const VAGUE: &str = "vitamins pls";
+/// As vague, and about health.
+const VAGUE_AND_HEALTH: &str = "pills pls";
+
+/// An OpenAI-compatible server that reads every request as putting
+/// vitamins on the list, and keeps what it received.
+struct FakeModel {
+    endpoint: String,
+    received: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn completions(
+    received: web::Data<Arc<Mutex<Vec<Value>>>>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    received
+        .lock()
+        .expect("not poisoned")
+        .push(body.into_inner());
+    let reading = json!({"intent": "groceries.add_to_list", "slots": {"item": "vitamins"},
+                         "confidence": 0.9});
+    HttpResponse::Ok().json(json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": reading.to_string()}}],
+    }))
+}
+
+fn start_fake_model() -> FakeModel {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    let data = web::Data::new(Arc::clone(&received));
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route("/v1/chat/completions", web::post().to(completions))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listens")
+    .run();
+    actix_web::rt::spawn(server);
+    FakeModel {
+        endpoint: format!("http://127.0.0.1:{port}/v1"),
+        received,
+    }
+}
+
+fn remote(endpoint: &str) -> PlannerSettings {
+    PlannerSettings {
+        remote: Some(
+            RemoteModel::new(RemoteConfig {
+                endpoint: endpoint.to_owned(),
+                model: "test-model".to_owned(),
+                api_key: Some("sk-test".to_owned()),
+                timeout: Duration::from_secs(5),
+            })
+            .expect("a remote model"),
+        ),
+        ..PlannerSettings::default()
+    }
+}
+
+async fn ask(fixture: &Fixture, text: &str, plan_id: &str) -> (StatusCode, Value) {
+    let app = test::init_service(app(fixture.state())).await;
+    call(
+        &app,
+        with_token(
+            TestRequest::post()
+                .uri("/api/v1/requests")
+                .set_json(json!({ "text": text, "plan_id": plan_id })),
+            &fixture.admin,
+        ),
+    )
+    .await
+}
+
+/// Whether the planner, on its own, could not read the request.
+#[track_caller]
+fn unread_locally(body: &Value) {
+    let unsure = body["outcome"] == "ask" && body["decision"]["slot"].is_null();
+    let out_of_scope = body["outcome"] == "decline" && body["intent"] == "none.out_of_scope";
+    assert!(unsure || out_of_scope, "the local models read it: {body}");
+    assert_eq!(body["ran"], "local", "{body}");
+}
+
+async fn ledger(fixture: &Fixture) -> Vec<RecordedEvent> {
+    fixture
+        .store
+        .read_stream(
+            &StreamId::new("egress", Utc::now().format("%Y-%m").to_string()).expect("valid"),
+            0,
+            Direction::Forward,
+            100,
+        )
+        .await
+        .expect("reads")
+}
+
+fn personal(event: &RecordedEvent) -> &Value {
+    event
+        .personal
+        .as_ref()
+        .and_then(|personal| personal.plain())
+        .expect("an opened personal part")
+}
+
+async fn what_the_local_models_cannot_read_is_asked_remotely_and_ledgered(fixture: Fixture) {
+    let model = start_fake_model();
+    let local = fixture.with_planner(embedder());
+    local.catch_up().await;
+    let (status, body) = ask(&local, VAGUE, "local-only").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    unread_locally(&body);
+
+    let fixture = local.with_planner_settings(embedder(), remote(&model.endpoint));
+    let (status, body) = ask(&fixture, VAGUE, "vitamins").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["outcome"], "plan", "{body}");
+    assert_eq!(body["intent"], "groceries.add_to_list", "{body}");
+    assert_eq!(body["privacy"], "ordinary", "{body}");
+    assert_eq!(body["ran"], model.endpoint.as_str(), "{body}");
+    let proposed = &body["proposal"]["events"][0];
+    assert_eq!(
+        proposed["data"]["model"]["location"],
+        json!({"ran": "remote", "endpoint": model.endpoint}),
+        "{proposed}"
+    );
+    assert_eq!(proposed["personal"]["steps"][0]["data"]["item"], "vitamins");
+
+    // Every body the server received is in the ledger, as sent, before
+    // its answer.
+    let received = model.received.lock().expect("not poisoned").clone();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["messages"][1]["content"], VAGUE);
+    let ledger = ledger(&fixture).await;
+    let types: Vec<&str> = ledger.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["EgressSent", "EgressAnswered"]);
+    assert_eq!(personal(&ledger[0])["sent"], received[0]);
+    assert_eq!(ledger[0].data["endpoint"], model.endpoint.as_str());
+    assert_eq!(ledger[0].data["privacy"], "ordinary");
+    assert_eq!(ledger[0].data["plan_id"], "vitamins");
+    assert_eq!(body["egress_call"], ledger[0].data["call_id"]);
+    assert_eq!(ledger[1].data["status"], 200);
+    assert!(
+        !ledger[0].data.to_string().contains("sk-test"),
+        "the key is never recorded"
+    );
+}
+
+async fn a_sensitive_request_never_leaves(fixture: Fixture) {
+    let model = start_fake_model();
+    let fixture = fixture.with_planner_settings(embedder(), remote(&model.endpoint));
+    fixture.catch_up().await;
+    let (status, body) = ask(&fixture, VAGUE_AND_HEALTH, "pills").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    unread_locally(&body);
+    assert_eq!(body["privacy"], "health", "{body}");
+    assert!(body["egress_call"].is_null(), "{body}");
+    assert!(model.received.lock().expect("not poisoned").is_empty());
+    assert!(ledger(&fixture).await.is_empty());
+}
+
+async fn an_unreachable_model_leaves_the_local_answer_and_a_failed_call(fixture: Fixture) {
+    // A port nobody listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let endpoint = format!("http://{}/v1", closed.local_addr().expect("bound"));
+    drop(closed);
+    let fixture = fixture.with_planner_settings(embedder(), remote(&endpoint));
+    fixture.catch_up().await;
+    let (status, body) = ask(&fixture, VAGUE, "unreachable").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    unread_locally(&body);
+    assert!(body["egress_call"].is_string(), "{body}");
+    let ledger = ledger(&fixture).await;
+    let types: Vec<&str> = ledger.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["EgressSent", "EgressFailed"]);
+    assert_eq!(ledger[1].data["error"], "could not connect");
+}
