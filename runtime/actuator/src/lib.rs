@@ -10,12 +10,15 @@
 //!
 //! - [`mqtt`]: publishes to an MQTT broker and waits for its PUBACK, so a
 //!   success means the broker has the message.
+//! - [`caldav`]: writes and removes events in a CalDAV calendar collection,
+//!   one iCalendar resource per event UID, so retries are harmless.
 //! - [`PlanExecutor`]: issues approved plans' steps in order, as domain
 //!   commands or as actuations made of the approved step itself.
 //! - [`ActuatorWorker`]: carries out every requested actuation from the
 //!   log through the integrations, with retries, a circuit breaker per
 //!   integration and dry runs, recording each step on the actuation.
 
+pub mod caldav;
 pub mod mqtt;
 
 mod executor;
