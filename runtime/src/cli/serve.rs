@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
+use steward_actuator::caldav::{CalDavConfig, CalDavIntegration};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
 use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
 use steward_bus::{JetStreamSource, Relay, SourceConfig};
@@ -446,8 +447,8 @@ impl StopSignal {
 }
 
 /// The actuator with the integrations the configuration names: MQTT when
-/// `mqtt_url` is set, signing in with the vault's `mqtt` credentials if it
-/// holds them.
+/// `mqtt_url` is set and CalDAV when `caldav_url` is, each signing in with
+/// the vault's entry of its name (`mqtt`, `caldav`) if it holds one.
 async fn actuator(
     config: &Config,
     host: &Host,
@@ -458,23 +459,41 @@ async fn actuator(
         opened.store.clone(),
         ActuatorOptions::default(),
     );
+    let vault = CredentialVault::new(opened.store.clone());
     if let Some(url) = &config.mqtt_url {
         let mut mqtt = MqttConfig::from_url(url)
             .map_err(|e| Failure::Input(format!("configuration `mqtt_url`: {e}")))?;
-        let vault = CredentialVault::new(opened.store.clone());
-        if let Some(sealed) = vault.open("mqtt").await? {
-            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `mqtt` entry: {e}")))?;
-            if let Some(username) = secret.username.clone() {
-                let password = secret
-                    .password
-                    .clone()
-                    .or_else(|| secret.token.clone())
-                    .unwrap_or_default();
-                mqtt.credentials = Some((username, password));
-            }
-        }
+        mqtt.credentials = vault_credentials(&vault, "mqtt").await?;
         actuator = actuator.with(Arc::new(MqttIntegration::new(mqtt)));
     }
+    if let Some(url) = &config.caldav_url {
+        let mut caldav = CalDavConfig::from_url(url)
+            .map_err(|e| Failure::Input(format!("configuration `caldav_url`: {e}")))?;
+        caldav.credentials = vault_credentials(&vault, "caldav").await?;
+        let caldav = CalDavIntegration::new(caldav)
+            .map_err(|e| Failure::Other(anyhow::anyhow!("the CalDAV integration: {e}")))?;
+        actuator = actuator.with(Arc::new(caldav));
+    }
     Ok(actuator)
+}
+
+/// The user name and password in the vault's entry `name`, if it holds one
+/// with a user name (a token stands in for a missing password).
+async fn vault_credentials(
+    vault: &CredentialVault,
+    name: &str,
+) -> Result<Option<(String, String)>, Failure> {
+    let Some(sealed) = vault.open(name).await? else {
+        return Ok(None);
+    };
+    let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `{name}` entry: {e}")))?;
+    Ok(secret.username.clone().map(|username| {
+        let password = secret
+            .password
+            .clone()
+            .or_else(|| secret.token.clone())
+            .unwrap_or_default();
+        (username, password)
+    }))
 }
