@@ -270,6 +270,7 @@ fn home_context() -> PlanningContext {
         devices,
         scenes,
         mqtt_base_topic: "zigbee2mqtt".to_owned(),
+        caldav: false,
     }
 }
 

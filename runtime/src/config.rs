@@ -96,6 +96,12 @@ pub struct Config {
     /// credential vault's `mqtt` entry, if it holds one. Unset: no MQTT
     /// integration, and actuations for it fail as not configured.
     pub mqtt_url: Option<String>,
+    /// The CalDAV calendar collection the actuator writes events to
+    /// (`https://dav.example/alice/calendar/`); its user name and password
+    /// come from the credential vault's `caldav` entry, if it holds one.
+    /// Unset: no CalDAV integration, and actuations for it fail as not
+    /// configured.
+    pub caldav_url: Option<String>,
     /// Request every actuation as a dry run: the actuator records what it
     /// would have sent and sends nothing.
     pub actuator_dry_run: bool,
@@ -179,6 +185,7 @@ impl Default for Config {
             tls_cert_file: None,
             tls_key_file: None,
             mqtt_url: None,
+            caldav_url: None,
             actuator_dry_run: false,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
             mqtt_discovery_prefix: "homeassistant".to_owned(),
@@ -226,6 +233,7 @@ const KEYS: &[&str] = &[
     "tls_cert_file",
     "tls_key_file",
     "mqtt_url",
+    "caldav_url",
     "actuator_dry_run",
     "mqtt_base_topic",
     "mqtt_discovery_prefix",

@@ -1025,6 +1025,214 @@ fn mosquitto_pub(topic: &str, payload: &str, retain: bool) {
     assert!(status.success(), "mosquitto_pub to {topic}");
 }
 
+/// A calendar request to Radicale as its user, for what the test sets up
+/// and reads back: the status and the body.
+fn as_radicale_user(method: &str, url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("a method"),
+                url,
+            )
+            .basic_auth(
+                steward_testkit::RADICALE_USER,
+                Some(steward_testkit::RADICALE_PASSWORD),
+            )
+            .send()
+            .await
+            .expect("Radicale answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    })
+}
+
+#[test]
+fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let radicale = steward_testkit::Radicale::start(steward_testkit::free_port());
+    let collection = format!(
+        "{}{}/calendar/",
+        radicale.url(),
+        steward_testkit::RADICALE_USER
+    );
+    assert_eq!(as_radicale_user("MKCALENDAR", &collection).0, 201);
+
+    // The password goes into the vault through the API, as a person sets it.
+    let created = steward(dir.path())
+        .args(["token", "create", "--name", "ci", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    let (serve, port) = serve_on_a_free_port(dir.path());
+    let credentials = serde_json::json!({
+        "kind": "caldav",
+        "endpoint": collection,
+        "username": steward_testkit::RADICALE_USER,
+        "password": steward_testkit::RADICALE_PASSWORD,
+    });
+    let (status, body) = http(
+        port,
+        "PUT",
+        "/api/v1/credentials/caldav",
+        Some(&token),
+        Some(&credentials.to_string()),
+    );
+    stop(serve);
+    assert_eq!(status, 200, "{body}");
+
+    let plan = serde_json::json!({
+        "request": "put the dentist in my calendar",
+        "intent": "calendar.add_event",
+        "confidence": 0.95,
+        "steps": [{
+            "stream_id": "calendar-main",
+            "command_type": "PutEvent",
+            "data": {
+                "action": "put_event",
+                "uid": "dentist@steward.test",
+                "summary": "Dentist",
+                "start": "2026-12-03T09:00:00",
+                "end": "2026-12-03T09:45:00",
+                "time_zone": "Europe/Paris",
+            },
+            "executor": { "by": "actuator", "integration": "caldav" },
+            "summary": "Put the dentist in the calendar",
+        }],
+        "model": { "name": "steward-intent", "version": "2", "location": { "ran": "local" } },
+        "approval": { "autonomy": "act" },
+    });
+    steward(dir.path())
+        .args(["command", "plan-dentist", "ProposePlan", "--data"])
+        .arg(plan.to_string())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PlanApproved"));
+    let done = while_serving_with(dir.path(), &[("STEWARD_CALDAV_URL", &collection)], || {
+        let plan = read_json(dir.path(), "plan-dentist");
+        plan.iter()
+            .any(|event| {
+                event["event_type"] == "PlanCompleted" || event["event_type"] == "PlanFailed"
+            })
+            .then_some(plan)
+    })
+    .expect("the plan ended");
+    let actuation = read_json(dir.path(), "actuation-dentist.0");
+    assert_eq!(
+        done.last().map(|e| &e["event_type"]),
+        Some(&Value::from("PlanCompleted")),
+        "{actuation:?}\n{}",
+        radicale.log()
+    );
+    let (status, event) = as_radicale_user("GET", &format!("{collection}dentist@steward.test.ics"));
+    assert_eq!(status, 200, "{event}");
+    assert!(
+        event.contains("DTSTART;TZID=Europe/Paris:20261203T090000"),
+        "{event}"
+    );
+}
+
+#[test]
+fn a_meeting_asked_for_in_plain_language_reaches_the_caldav_server_once_approved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let radicale = steward_testkit::Radicale::start(free_port());
+    let collection = format!(
+        "{}{}/calendar/",
+        radicale.url(),
+        steward_testkit::RADICALE_USER
+    );
+    assert_eq!(as_radicale_user("MKCALENDAR", &collection).0, 201);
+    let created = steward(dir.path())
+        .args(["token", "create", "--name", "owner", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    let (serve, port) = serve_on_a_free_port(dir.path());
+    let credentials = serde_json::json!({
+        "kind": "caldav",
+        "endpoint": collection,
+        "username": steward_testkit::RADICALE_USER,
+        "password": steward_testkit::RADICALE_PASSWORD,
+    });
+    let (status, body) = http(
+        port,
+        "PUT",
+        "/api/v1/credentials/caldav",
+        Some(&token),
+        Some(&credentials.to_string()),
+    );
+    stop(serve);
+    assert_eq!(status, 200, "{body}");
+
+    let port = free_port();
+    let serve = serve_command(dir.path(), port)
+        .env("STEWARD_CALDAV_URL", &collection)
+        .env("STEWARD_TIME_ZONE", "Europe/Paris")
+        .spawn()
+        .expect("serve starts");
+    wait_for_port(port);
+    http_until(port, "/readyz", &token, |_| true).expect("serve is ready");
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/requests",
+        Some(&token),
+        Some(
+            r#"{"text":"schedule a budget review with Dana tomorrow at 3pm","plan_id":"budget-review"}"#,
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    let steps = &answer["decision"]["steps"];
+    assert_eq!(steps[0]["command_type"], "ScheduleEvent", "{answer}");
+    assert_eq!(steps[1]["executor"]["integration"], "caldav", "{answer}");
+    // Nothing is written before a person approves.
+    assert_eq!(
+        as_radicale_user("GET", &format!("{collection}budget-review@steward.ics")).0,
+        404
+    );
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/plans/budget-review/approve",
+        Some(&token),
+        Some("{}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let plan = http_until(port, "/api/v1/plans/budget-review", &token, |body| {
+        body.contains(r#""status":"completed""#) || body.contains(r#""status":"failed""#)
+    });
+    stop(serve);
+    assert!(
+        plan.as_deref()
+            .is_some_and(|plan| plan.contains(r#""status":"completed""#)),
+        "{plan:?}\n{}",
+        radicale.log()
+    );
+    let (status, event) =
+        as_radicale_user("GET", &format!("{collection}budget-review@steward.ics"));
+    assert_eq!(status, 200, "{event}");
+    assert!(event.contains("SUMMARY:budget review with Dana"), "{event}");
+    assert!(
+        event.contains("DTSTART;TZID=Europe/Paris:") && event.contains("T150000"),
+        "{event}"
+    );
+    let calendar = read_json(dir.path(), "calendar-main");
+    assert!(
+        calendar
+            .iter()
+            .any(|e| e["event_type"] == "CalendarEventScheduled"),
+        "Steward's own calendar has it too"
+    );
+}
+
 #[test]
 fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1044,6 +1252,32 @@ fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
         !stderr.contains("hunter2"),
         "the secret is not echoed: {stderr}"
     );
+}
+
+#[test]
+fn serve_refuses_a_caldav_url_it_cannot_use_by_name() {
+    for url in [
+        "https://alice:hunter2@dav.example/alice/calendar/",
+        "webcal://dav.example/alice/calendar/",
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("STEWARD_NATS_URL")
+            .env("STEWARD_LISTEN", "127.0.0.1:0")
+            .env("STEWARD_CALDAV_URL", url)
+            .args(["serve"])
+            .output()
+            .expect("serve runs");
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("caldav_url"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the secret is not echoed: {stderr}"
+        );
+    }
 }
 
 /// One HTTP/1.1 request to `port` on loopback: the status and the body.

@@ -16,12 +16,15 @@
 //!   devices and zigbee2mqtt's state messages report their attributes,
 //!   translated by [`zigbee2mqtt`] (which also says what a desired state is
 //!   published as).
+//! - [`caldav`]: writes and removes events in a CalDAV calendar collection,
+//!   one iCalendar resource per event UID, so retries are harmless.
 //! - [`PlanExecutor`]: issues approved plans' steps in order, as domain
 //!   commands or as actuations made of the approved step itself.
 //! - [`ActuatorWorker`]: carries out every requested actuation from the
 //!   log through the integrations, with retries, a circuit breaker per
 //!   integration and dry runs, recording each step on the actuation.
 
+pub mod caldav;
 pub mod mqtt;
 pub mod mqtt_ingest;
 pub mod zigbee2mqtt;

@@ -1,6 +1,7 @@
 //! The actuator's worker over a real store (SQLite in a temporary
 //! directory, and a PostgreSQL database of its own), publishing to real
-//! Mosquitto brokers, on a `ManualClock` the tests move.
+//! Mosquitto brokers and writing to a real Radicale calendar, on a
+//! `ManualClock` the tests move.
 
 mod support;
 
@@ -11,13 +12,16 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::{Value, json};
 use steward_actors::CommandEnvelope;
 use steward_actors::saga::PlanSteps;
+use steward_actuator::caldav::{CalDavConfig, CalDavIntegration};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
-use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
+use steward_actuator::{
+    ActuatorOptions, ActuatorWorker, ExecutorOptions, Integration, PlanExecutor,
+};
 use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
 use steward_host::workers::SagaWorker;
 use steward_host::{Host, HostOptions, ManualClock};
 use steward_store_core::{MasterKey, Store};
-use steward_testkit::free_port;
+use steward_testkit::{RADICALE_PASSWORD, RADICALE_USER, Radicale, free_port};
 use support::{Subscriber, unique_topic};
 use tokio_util::sync::CancellationToken;
 
@@ -111,8 +115,12 @@ impl Fixture {
     fn start_actuator(&mut self, port: u16, options: ActuatorOptions) {
         let mut config = MqttConfig::new("127.0.0.1", port);
         config.timeout = Duration::from_secs(2);
-        let worker = ActuatorWorker::new(self.host.clone(), self.store.clone(), options)
-            .with(Arc::new(MqttIntegration::new(config)));
+        self.start_actuator_with(Arc::new(MqttIntegration::new(config)), options);
+    }
+
+    fn start_actuator_with(&mut self, integration: Arc<dyn Integration>, options: ActuatorOptions) {
+        let worker =
+            ActuatorWorker::new(self.host.clone(), self.store.clone(), options).with(integration);
         let stop = self.stop.clone();
         self.tasks.push(tokio::spawn(async move {
             worker.run(stop).await.expect("the actuator runs");
@@ -242,6 +250,7 @@ on_both_backends!(
     a_dry_run_records_what_would_be_sent_and_publishes_nothing,
     an_action_no_integration_can_carry_out_fails_its_plan_without_an_attempt,
     an_attempt_lost_when_the_actuator_stopped_is_recorded_and_made_again,
+    an_approved_calendar_step_writes_the_event_and_completes_its_plan,
 );
 
 async fn an_approved_step_is_published_once_and_completes_its_plan(backend: Backend) {
@@ -596,4 +605,69 @@ async fn an_action_no_integration_can_carry_out_fails_its_plan_without_an_attemp
         assert_eq!(actuation[1].data["attempt"], 0);
         fixture.stop().await;
     }
+}
+
+async fn an_approved_calendar_step_writes_the_event_and_completes_its_plan(backend: Backend) {
+    let server = Radicale::start(free_port());
+    let collection = format!("{}{RADICALE_USER}/calendar/", server.url());
+    let http = reqwest::Client::new();
+    let made = http
+        .request(
+            reqwest::Method::from_bytes(b"MKCALENDAR").expect("a method"),
+            &collection,
+        )
+        .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
+        .send()
+        .await
+        .expect("MKCALENDAR answered");
+    assert_eq!(made.status(), 201, "{}", server.log());
+    let mut config = CalDavConfig::from_url(&collection).expect("a collection");
+    config.credentials = Some((RADICALE_USER.to_owned(), RADICALE_PASSWORD.to_owned()));
+
+    let mut fixture = Fixture::new(backend.store().await);
+    fixture.start_executor(false);
+    fixture.start_actuator_with(
+        Arc::new(CalDavIntegration::new(config).expect("a client")),
+        ActuatorOptions::default(),
+    );
+    fixture.start_plan_steps();
+    let step = json!({
+        "stream_id": "calendar-main",
+        "command_type": "PutEvent",
+        "data": {
+            "action": "put_event",
+            "uid": "dentist@steward.test",
+            "summary": "Dentist",
+            "start": "2026-03-05T09:00:00",
+            "end": "2026-03-05T09:45:00",
+            "time_zone": "Europe/Paris",
+        },
+        "executor": { "by": "actuator", "integration": "caldav" },
+        "summary": "Put the dentist in the calendar",
+    });
+    fixture.propose("dentist", json!([step]), "act").await;
+
+    let actuation = wait_for(&fixture.store, "actuation-dentist.0", "ActuationSucceeded").await;
+    assert_eq!(
+        types(&actuation),
+        [
+            "ActuationRequested",
+            "ActuationStarted",
+            "ActuationSucceeded"
+        ]
+    );
+    wait_for(&fixture.store, "plan-dentist", "PlanCompleted").await;
+    let stored = http
+        .get(format!("{collection}dentist@steward.test.ics"))
+        .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
+        .send()
+        .await
+        .expect("GET answered");
+    assert_eq!(stored.status(), 200);
+    let text = stored.text().await.expect("a body");
+    assert!(
+        text.contains("DTSTART;TZID=Europe/Paris:20260305T090000"),
+        "{text}"
+    );
+    fixture.stop().await;
 }

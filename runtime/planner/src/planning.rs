@@ -44,6 +44,9 @@ pub struct PlanningContext {
     /// The topic under which devices take commands
     /// (`<base>/<device>/set`, zigbee2mqtt's layout).
     pub mqtt_base_topic: String,
+    /// Whether a CalDAV calendar is connected: a meeting put in Steward's
+    /// calendar is then written there too, by the actuator.
+    pub caldav: bool,
 }
 
 /// A device of the home, as the home read model lists it.
@@ -697,6 +700,36 @@ fn schedule_event(
         "end": local(end),
         "time_zone": context.now.timezone().name(),
     });
+    let mut steps = vec![PlanStep {
+        stream_id: "calendar-main".to_owned(),
+        command_type: "ScheduleEvent".to_owned(),
+        data,
+        executor: StepExecutor::Domain {},
+        summary: format!(
+            "Put {title} in the calendar on {}",
+            start.format("%a %-d %b at %H:%M")
+        ),
+    }];
+    if context.caldav {
+        steps.push(PlanStep {
+            stream_id: "calendar-main".to_owned(),
+            command_type: "PutEvent".to_owned(),
+            data: json!({
+                "action": "put_event",
+                // The plan's id names the event here and on the server, so
+                // a retried write is the same event.
+                "uid": format!("{plan_id}@steward"),
+                "summary": title,
+                "start": local(start),
+                "end": local(end),
+                "time_zone": context.now.timezone().name(),
+            }),
+            executor: StepExecutor::Actuator {
+                integration: "caldav".to_owned(),
+            },
+            summary: format!("Write {title} to the CalDAV calendar"),
+        });
+    }
     Decision::Plan(Draft {
         intent,
         confidence,
@@ -705,16 +738,7 @@ fn schedule_event(
             ("start".to_owned(), json!(start.to_rfc3339())),
             ("end".to_owned(), json!(end.to_rfc3339())),
         ]),
-        steps: vec![PlanStep {
-            stream_id: "calendar-main".to_owned(),
-            command_type: "ScheduleEvent".to_owned(),
-            data,
-            executor: StepExecutor::Domain {},
-            summary: format!(
-                "Put {title} in the calendar on {}",
-                start.format("%a %-d %b at %H:%M")
-            ),
-        }],
+        steps,
         rationale: format!(
             "the {title} is on {}",
             start.format("%A %-d %B at %H:%M %Z")
@@ -810,6 +834,7 @@ mod tests {
                 name: "Movie night".to_owned(),
             }],
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
+            caldav: false,
         }
     }
 
@@ -1060,6 +1085,40 @@ mod tests {
                 "title": "budget review with Dana",
                 "start": "2026-12-03T15:00:00",
                 "end": "2026-12-03T15:30:00",
+                "time_zone": "Europe/Paris",
+            })
+        );
+        assert_eq!(draft.steps.len(), 1, "no CalDAV calendar is connected");
+
+        // With a CalDAV calendar, the actuator writes it there too.
+        let connected = PlanningContext {
+            caldav: true,
+            ..context()
+        };
+        let draft = plan(decide(
+            "p9",
+            &recognition(
+                Intent::ScheduleEvent,
+                0.9,
+                &[("title", "retro"), ("date", "tomorrow"), ("time", "9am")],
+            ),
+            &connected,
+        ));
+        assert_eq!(draft.steps.len(), 2);
+        assert_eq!(
+            draft.steps[1].executor,
+            StepExecutor::Actuator {
+                integration: "caldav".to_owned()
+            }
+        );
+        assert_eq!(
+            draft.steps[1].data,
+            json!({
+                "action": "put_event",
+                "uid": "p9@steward",
+                "summary": "retro",
+                "start": "2026-12-03T09:00:00",
+                "end": "2026-12-03T10:00:00",
                 "time_zone": "Europe/Paris",
             })
         );

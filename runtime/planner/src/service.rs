@@ -60,6 +60,8 @@ pub struct PlannerSettings {
     /// A remote model for what the local ones cannot read; `None` keeps
     /// everything local.
     pub remote: Option<RemoteModel>,
+    /// Whether the actuator has a CalDAV calendar to write meetings to.
+    pub caldav: bool,
 }
 
 impl Default for PlannerSettings {
@@ -69,6 +71,7 @@ impl Default for PlannerSettings {
             time_zone: Tz::UTC,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
             remote: None,
+            caldav: false,
         }
     }
 }
@@ -418,6 +421,7 @@ impl Planner {
             devices,
             scenes,
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
+            caldav: self.settings.caldav,
         })
     }
 }

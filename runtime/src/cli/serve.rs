@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
+use steward_actuator::caldav::{CalDavConfig, CalDavIntegration};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
 use steward_actuator::mqtt_ingest::{IngestConfig, MqttIngest};
 use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
@@ -163,7 +164,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             },
         ));
     }
-    let actuator = Arc::new(actuator(&host, &opened, broker));
+    let actuator = Arc::new(actuator(config, &host, &opened, broker).await?);
     workers.spawn(leased(
         "actuator",
         opened.store.clone(),
@@ -332,6 +333,7 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
                     time_zone,
                     mqtt_base_topic: config.mqtt_base_topic.clone(),
                     remote: remote_model(config, &opened).await?,
+                    caldav: config.caldav_url.is_some(),
                 },
             ))
         }
@@ -496,8 +498,14 @@ impl StopSignal {
 }
 
 /// The actuator with the integrations the configuration names: MQTT when
-/// `mqtt_url` is set.
-fn actuator(host: &Host, opened: &Opened, broker: Option<MqttConfig>) -> ActuatorWorker {
+/// `mqtt_url` is set (`broker`) and CalDAV when `caldav_url` is, signing
+/// in with the vault's `caldav` entry if it holds one.
+async fn actuator(
+    config: &Config,
+    host: &Host,
+    opened: &Opened,
+    broker: Option<MqttConfig>,
+) -> Result<ActuatorWorker, Failure> {
     let mut actuator = ActuatorWorker::new(
         host.clone(),
         opened.store.clone(),
@@ -506,7 +514,16 @@ fn actuator(host: &Host, opened: &Opened, broker: Option<MqttConfig>) -> Actuato
     if let Some(broker) = broker {
         actuator = actuator.with(Arc::new(MqttIntegration::new(broker)));
     }
-    actuator
+    if let Some(url) = &config.caldav_url {
+        let mut caldav = CalDavConfig::from_url(url)
+            .map_err(|e| Failure::Input(format!("configuration `caldav_url`: {e}")))?;
+        let vault = CredentialVault::new(opened.store.clone());
+        caldav.credentials = vault_credentials(&vault, "caldav").await?;
+        let caldav = CalDavIntegration::new(caldav)
+            .map_err(|e| Failure::Other(anyhow::anyhow!("the CalDAV integration: {e}")))?;
+        actuator = actuator.with(Arc::new(caldav));
+    }
+    Ok(actuator)
 }
 
 /// The remote model `llm_url` names, with the vault's `llm` key if it
@@ -550,17 +567,27 @@ async fn mqtt_broker(config: &Config, opened: &Opened) -> Result<Option<MqttConf
     let mut mqtt = MqttConfig::from_url(url)
         .map_err(|e| Failure::Input(format!("configuration `mqtt_url`: {e}")))?;
     let vault = CredentialVault::new(opened.store.clone());
-    if let Some(sealed) = vault.open("mqtt").await? {
-        let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-            .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `mqtt` entry: {e}")))?;
-        if let Some(username) = secret.username.clone() {
-            let password = secret
-                .password
-                .clone()
-                .or_else(|| secret.token.clone())
-                .unwrap_or_default();
-            mqtt.credentials = Some((username, password));
-        }
-    }
+    mqtt.credentials = vault_credentials(&vault, "mqtt").await?;
     Ok(Some(mqtt))
+}
+
+/// The user name and password in the vault's entry `name`, if it holds one
+/// with a user name (a token stands in for a missing password).
+async fn vault_credentials(
+    vault: &CredentialVault,
+    name: &str,
+) -> Result<Option<(String, String)>, Failure> {
+    let Some(sealed) = vault.open(name).await? else {
+        return Ok(None);
+    };
+    let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `{name}` entry: {e}")))?;
+    Ok(secret.username.clone().map(|username| {
+        let password = secret
+            .password
+            .clone()
+            .or_else(|| secret.token.clone())
+            .unwrap_or_default();
+        (username, password)
+    }))
 }

@@ -1,6 +1,6 @@
 //! Test support shared by Steward's crates: a PostgreSQL database of its own
 //! for each test, the public store over SQLite or PostgreSQL, and Mosquitto
-//! brokers of a test's own.
+//! brokers and Radicale CalDAV servers of a test's own.
 //!
 //! The server is `STEWARD_TEST_PG_URL` (default the local one, as CI runs
 //! it). Helpers panic on failure: they are for tests only.
@@ -18,8 +18,10 @@ use steward_store_sqlite::SqliteOptions;
 use uuid::Uuid;
 
 mod mosquitto;
+mod radicale;
 
 pub use mosquitto::{Mosquitto, free_port};
+pub use radicale::{RADICALE_PASSWORD, RADICALE_USER, Radicale};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
