@@ -3,7 +3,8 @@
 //! once with its answer or its failure.
 //!
 //! Rules: a call id is 1 to 64 letters, digits, `-` and `_`; the endpoint is
-//! an `http(s)` URL with no user name or password in it; only calls of the
+//! an `http(s)` URL with no user name, password, query or fragment in it
+//! (where keys hide); only calls of the
 //! `ordinary` privacy class may be recorded as sent (the planner never
 //! sends the others, and the ledger would refuse them if it tried); a call
 //! is recorded once (the same call again changes nothing, another under
@@ -121,10 +122,11 @@ fn check_endpoint(endpoint: &str) -> Result<(), Rejection> {
         .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
     ensure(
         authority.is_some_and(|authority| !authority.is_empty() && !authority.contains('@'))
+            && !endpoint.contains(['?', '#'])
             && endpoint.len() <= 2000
             && !endpoint.chars().any(char::is_whitespace),
         "invalid_endpoint",
-        || "an endpoint is an http(s) URL with no user name or password in it".to_owned(),
+        || "an endpoint is an http(s) URL with no user name, password or query in it".to_owned(),
     )
 }
 

@@ -98,6 +98,17 @@ fn sensitive_requests_bad_endpoints_and_unsent_calls_are_refused() {
         })
         .then_rejected("invalid_endpoint");
     given::<EgressLedger>([])
+        .when(EgressCommand::RecordEgress {
+            call_id: "c1".into(),
+            endpoint: "https://api.example/v1?key=secret".into(),
+            model: "m".into(),
+            purpose: "p".into(),
+            privacy: "ordinary".into(),
+            plan_id: None,
+            sent: json!({}),
+        })
+        .then_rejected("invalid_endpoint");
+    given::<EgressLedger>([])
         .when(record("no spaces please", "ordinary"))
         .then_rejected("invalid_call_id");
     given::<EgressLedger>([])

@@ -274,8 +274,21 @@ fn optional_text(field: &str, text: Option<String>) -> Result<Option<String>, In
         Some(text) if text.trim().is_empty() => Err(IntegrationError::BadAction(format!(
             "{field}: leave it out rather than empty"
         ))),
-        other => Ok(other),
+        Some(text) => plain_text(field, text).map(Some),
+        None => Ok(None),
     }
+}
+
+/// Refuses control characters: iCalendar escapes a line feed but not a
+/// lone carriage return, which some parsers take for the end of a line, so
+/// one could smuggle properties (an `ATTENDEE`) into the event.
+fn plain_text(field: &str, text: String) -> Result<String, IntegrationError> {
+    if text.chars().any(char::is_control) {
+        return Err(IntegrationError::BadAction(format!(
+            "{field}: control characters (line breaks, tabs) are not allowed"
+        )));
+    }
+    Ok(text)
 }
 
 impl Request {
@@ -334,7 +347,7 @@ impl Request {
         }
         Ok(Self::Put(Event {
             uid,
-            summary: action.summary,
+            summary: plain_text("summary", action.summary)?,
             start,
             end,
             zone,
@@ -643,6 +656,11 @@ mod tests {
                 "start",
             ),
             (put(json!({"location": ""})), "location"),
+            (
+                put(json!({"summary": "Dentist\rATTENDEE:mailto:x@example.org"})),
+                "summary",
+            ),
+            (put(json!({"description": "a\u{0}b"})), "description"),
             (put(json!({"colour": "red"})), "colour"),
             (json!({"action": "cancel_event"}), "uid"),
             (json!({"action": "cancel_event", "uid": "a/b"}), "uid"),

@@ -16,7 +16,9 @@
 //!
 //! Device ids are zigbee2mqtt's friendly names, so that what the planner
 //! publishes to `<base>/<device>/set` reaches the device: a name that is
-//! not a valid device id (white space) is skipped with a warning naming it.
+//! not a valid device id (white space) is skipped with a warning naming it,
+//! and an entity whose state is not under the base topic (a Tasmota or
+//! ESPHome device) is left out, since Steward could not command it.
 //! The session is clean: after a restart, retained configurations and
 //! states bring the home up to date; a report that changes nothing records
 //! nothing. Malformed messages, unknown devices and refused reports are
@@ -277,18 +279,25 @@ fn read_discovery(rest: &str, payload: &[u8], base_topic: &str) -> Result<Messag
     let Some((kind, capabilities)) = kind_of(component, &config) else {
         return Ok(Message::Ignored);
     };
-    // zigbee2mqtt's entities name their device's state topic; others are
-    // their own device.
-    let device_id = match field(&config, "state_topic", "stat_t").and_then(|topic| {
+    // Steward commands devices at `<base>/<device>/set` and reads them at
+    // `<base>/<device>`: only an entity whose state topic is there is a
+    // device it can serve. Others (Tasmota, ESPHome) are left out rather
+    // than registered to be sent commands they never receive.
+    let Some(friendly_name) = field(&config, "state_topic", "stat_t").and_then(|topic| {
         let topic = expand(&config, topic);
         topic
             .strip_prefix(base_topic)
             .and_then(|rest| rest.strip_prefix('/'))
             .map(str::to_owned)
-    }) {
-        Some(friendly_name) => device_id(&friendly_name)?,
-        None => device_id(object_id)?,
+    }) else {
+        tracing::debug!(
+            component,
+            object_id,
+            "a discovered entity outside the base topic"
+        );
+        return Ok(Message::Ignored);
     };
+    let device_id = device_id(&friendly_name)?;
     let room = config
         .get("device")
         .or_else(|| config.get("dev"))
@@ -605,12 +614,12 @@ mod tests {
                 capabilities: vec!["power", "brightness", "colour_temp"],
             }))
         );
-        let own = ingest_read(
-            "homeassistant/switch/garden_pump/config",
-            r#"{"state_topic":"garden/pump/state","command_topic":"garden/pump/set"}"#,
+        let switch = ingest_read(
+            "homeassistant/switch/0x02/switch/config",
+            r#"{"state_topic":"zigbee2mqtt/garden_pump","command_topic":"zigbee2mqtt/garden_pump/set"}"#,
         );
         assert_eq!(
-            own,
+            switch,
             Ok(Message::Discovered(Entity {
                 device_id: "garden_pump".to_owned(),
                 kind: DeviceKind::Switch,
@@ -618,6 +627,12 @@ mod tests {
                 capabilities: vec!["power"],
             }))
         );
+        // Steward could not command it where it listens.
+        let elsewhere = ingest_read(
+            "homeassistant/switch/garden_pump/config",
+            r#"{"state_topic":"tasmota/pump/state","command_topic":"tasmota/pump/set"}"#,
+        );
+        assert_eq!(elsewhere, Ok(Message::Ignored));
         for ignored in [
             "homeassistant/device_automation/x/action/config",
             "homeassistant/light/x/state",

@@ -19,8 +19,10 @@ const FULL_BRIGHTNESS: f64 = 254.0;
 pub fn set_payload(attribute: &str, value: &Value) -> Value {
     match (attribute, value.as_str()) {
         ("power", Some(state)) => json!({ "state": state.to_uppercase() }),
-        ("lock", Some("locked")) => json!({ "state": "LOCK" }),
-        ("lock", Some(_)) => json!({ "state": "UNLOCK" }),
+        // Only an explicit "unlocked" opens; anything else locks, the safe
+        // way to be wrong about a door.
+        ("lock", Some("unlocked")) => json!({ "state": "UNLOCK" }),
+        ("lock", _) => json!({ "state": "LOCK" }),
         ("brightness", _) => {
             let percent = value.as_f64().unwrap_or(0.0).clamp(0.0, 100.0);
             json!({ "brightness": (percent * FULL_BRIGHTNESS / 100.0).round() as i64 })
@@ -165,6 +167,21 @@ mod tests {
         );
         let sensor = device(DeviceKind::Sensor, &[]);
         assert!(reported(&sensor, json!({"state": "ON", "brightness": 3})).is_empty());
+    }
+
+    #[test]
+    fn a_lock_opens_only_when_asked_to_be_unlocked() {
+        assert_eq!(
+            set_payload("lock", &json!("unlocked")),
+            json!({"state": "UNLOCK"})
+        );
+        for other in [json!("locked"), json!("open"), json!(true), Value::Null] {
+            assert_eq!(
+                set_payload("lock", &other),
+                json!({"state": "LOCK"}),
+                "{other}"
+            );
+        }
     }
 
     #[test]

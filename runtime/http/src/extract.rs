@@ -57,10 +57,17 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let cause = error.into_inner();
-        // A missing field fails at its parent, so the path stops short.
-        let field = (path != ".")
-            .then_some(path)
-            .or_else(|| field_of(&cause.to_string()));
+        // A missing field fails at its parent, so the path stops short of it.
+        let message = cause.to_string();
+        let missing = message
+            .starts_with("missing field")
+            .then(|| field_of(&message))
+            .flatten();
+        let field = match (path.as_str(), missing) {
+            (".", _) => field_of(&message),
+            (parent, Some(missing)) => Some(format!("{parent}.{missing}")),
+            (_, None) => Some(path),
+        };
         ApiError::InvalidInput {
             detail: match &field {
                 Some(field) => format!("the body is not valid at `{field}`: {cause}"),
@@ -160,6 +167,10 @@ mod tests {
         );
         assert_eq!(field(parse(br#"{"data": 1"#)).as_deref(), Some("data"));
         assert_eq!(field(parse(br#"{}"#)).as_deref(), Some("data"));
+        assert_eq!(
+            field(parse(br#"{"data": {}}"#)).as_deref(),
+            Some("data.quantity")
+        );
         assert!(parse::<Item>(br#"{"data": {"quantity": 2}} x"#).is_err());
         assert!(parse::<Item>(br#"{"data": {"quantity": 2}}"#).is_ok());
     }

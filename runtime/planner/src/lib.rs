@@ -39,6 +39,6 @@ pub use planning::{
     MAX_DEVICES, PlanningContext, Question, decide,
 };
 pub use recognizer::{Recognition, Recognizer};
-pub use service::{PlanRequest, Planned, Planner, PlannerSettings};
+pub use service::{MAX_PLAN_ID, PlanRequest, Planned, Planner, PlannerSettings, check_plan_id};
 pub use slots::{Slot, SlotManifest, SlotTagger, Slots};
 pub use when::{UnclearWhen, When, resolve_when};

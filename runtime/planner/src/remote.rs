@@ -22,7 +22,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 const UNSTATED_CONFIDENCE: f32 = 0.75;
 
 /// Where the remote model is and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteConfig {
     /// The API's base URL, up to and including its version
     /// (`http://127.0.0.1:8080/v1`); calls go to `<endpoint>/chat/completions`.
@@ -33,6 +33,17 @@ pub struct RemoteConfig {
     pub api_key: Option<String>,
     /// How long a call may take.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("endpoint", &self.endpoint)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<hidden>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A remote model, ready to call.
@@ -65,9 +76,16 @@ impl RemoteModel {
                 "the endpoint is an http:// or https:// URL".to_owned(),
             ));
         }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        // A key in the URL would be logged, recorded in the ledger and the
+        // plans, and shown to whoever asked.
+        if !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
             return Err(PlannerError::Remote(
-                "put the API key in the credential vault, not in the endpoint".to_owned(),
+                "the endpoint is a plain base URL: put the API key in the credential vault, not in the URL"
+                    .to_owned(),
             ));
         }
         if config.model.trim().is_empty() {
@@ -243,6 +261,19 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(!error.contains("sk-secret"), "{error}");
+        let error = RemoteModel::new(config("https://api.example/v1?key=sk-secret"))
+            .expect_err("refused")
+            .to_string();
+        assert!(!error.contains("sk-secret"), "{error}");
+        let shown = format!(
+            "{:?}",
+            RemoteModel::new(RemoteConfig {
+                api_key: Some("sk-secret".to_owned()),
+                ..config("http://127.0.0.1:8080/v1")
+            })
+            .expect("a model")
+        );
+        assert!(!shown.contains("sk-secret"), "{shown}");
         assert!(RemoteModel::new(config("ftp://api.example/v1")).is_err());
         assert!(RemoteModel::new(config("http://127.0.0.1:8080/v1/")).is_ok());
     }

@@ -181,6 +181,7 @@ impl Planner {
             .clone()
             .unwrap_or_else(|| Uuid::now_v7().simple().to_string());
         tracing::Span::current().record("plan_id", plan_id.as_str());
+        check_plan_id(&plan_id).map_err(PlannerError::Request)?;
         let stream = StreamId::new("plan", &plan_id)
             .map_err(|e| PlannerError::Request(format!("plan id `{plan_id}`: {e}")))?;
         let mut recognition = self.recognize(&request.text).await?;
@@ -223,7 +224,8 @@ impl Planner {
         let decided_domain = match &decision {
             Decision::Plan(draft) => Some(draft.intent.domain()),
             Decision::Answer(lookup) => Some(lookup.intent.domain()),
-            Decision::Ask(_) | Decision::Decline(_) => None,
+            Decision::Ask(question) => question.intent.map(crate::Intent::domain),
+            Decision::Decline(declined) => Some(declined.intent.domain()),
         };
         if let Some(domain) = decided_domain.filter(|domain| !allowed(*domain)) {
             return Err(PlannerError::DomainNotAllowed(domain));
@@ -423,6 +425,29 @@ impl Planner {
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
             caldav: self.settings.caldav,
         })
+    }
+}
+
+/// The longest plan id: its steps' ids (`<plan>.<step>`, `<plan>@steward`)
+/// must fit the domains' 100-character ids.
+pub const MAX_PLAN_ID: usize = 64;
+
+/// Refuses a plan id that is not 1 to 64 letters, digits, `_`, `.` and `-`,
+/// not starting with `.`: the id names the plan's commands, actuations and
+/// calendar entries, which must all accept it.
+pub fn check_plan_id(plan_id: &str) -> Result<(), String> {
+    let valid = !plan_id.is_empty()
+        && plan_id.len() <= MAX_PLAN_ID
+        && !plan_id.starts_with('.')
+        && plan_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "a plan id is 1 to {MAX_PLAN_ID} letters, digits, `_`, `.` and `-`, not starting with `.`"
+        ))
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use steward_events::domain::access::Scope;
 use steward_events::domain::plans::ModelLocation;
 use steward_host::HostError;
-use steward_planner::{Decision, Domain, PlanRequest, PlannerError};
+use steward_planner::{Decision, Domain, PlanRequest, PlannerError, check_plan_id};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -34,8 +34,9 @@ const MAX_TEXT: usize = 2_000;
 pub struct PlainRequest {
     /// What the person asks ("turn off the living room lights").
     pub text: String,
-    /// The plan's id, if the caller chooses it (letters, digits, `_`, `.`,
-    /// `-`); asking again with the same id proposes nothing new.
+    /// The plan's id, if the caller chooses it (1 to 64 letters, digits,
+    /// `_`, `.`, `-`, not starting with `.`); asking again with the same id
+    /// proposes nothing new.
     pub plan_id: Option<String>,
     /// Groups everything the plan leads to; a new one when absent.
     pub correlation_id: Option<Uuid>,
@@ -104,13 +105,8 @@ pub(crate) async fn plan_request(
             format!("at most {MAX_TEXT} characters"),
         ));
     }
-    if let Some(plan_id) = &request.plan_id
-        && steward_events::StreamId::new("plan", plan_id).is_err()
-    {
-        return Err(ApiError::invalid(
-            "plan_id",
-            "letters, digits, `_`, `.` and `-` only",
-        ));
+    if let Some(plan_id) = &request.plan_id {
+        check_plan_id(plan_id).map_err(|problem| ApiError::invalid("plan_id", problem))?;
     }
     let planner = state.planner().ok_or_else(|| {
         ApiError::Unavailable(

@@ -12,6 +12,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{HttpResponse, HttpServer, web};
 use chrono::Utc;
 use serde_json::{Value, json};
+use steward_events::domain::access::Scope;
 use steward_events::{Direction, EventStore, RecordedEvent, StreamId};
 use steward_http::app;
 use steward_planner::PlannerSettings;
@@ -21,6 +22,7 @@ use crate::support::{Fixture, call, embedder, on_both_backends, with_token};
 
 on_both_backends!(
     what_the_local_models_cannot_read_is_asked_remotely_and_ledgered,
+    a_remote_reading_is_held_to_the_members_domains,
     a_sensitive_request_never_leaves,
     an_unreachable_model_leaves_the_local_answer_and_a_failed_call,
 );
@@ -30,23 +32,42 @@ const VAGUE: &str = "vitamins pls";
 /// As vague, and about health.
 const VAGUE_AND_HEALTH: &str = "pills pls";
 
-/// An OpenAI-compatible server that reads every request as putting
-/// vitamins on the list, and keeps what it received.
+/// What the fake model answers: putting vitamins on the list.
+fn vitamins() -> Value {
+    json!({"intent": "groceries.add_to_list", "slots": {"item": "vitamins"}, "confidence": 0.9})
+}
+
+/// An OpenAI-compatible server that reads every request as `reading`, and
+/// keeps what it received: each body and its `Authorization` header.
 struct FakeModel {
     endpoint: String,
     received: Arc<Mutex<Vec<Value>>>,
+    keys: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+struct FakeState {
+    reading: Value,
+    received: Arc<Mutex<Vec<Value>>>,
+    keys: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 async fn completions(
-    received: web::Data<Arc<Mutex<Vec<Value>>>>,
+    state: web::Data<FakeState>,
+    request: actix_web::HttpRequest,
     body: web::Json<Value>,
 ) -> HttpResponse {
-    received
+    state
+        .received
         .lock()
         .expect("not poisoned")
         .push(body.into_inner());
-    let reading = json!({"intent": "groceries.add_to_list", "slots": {"item": "vitamins"},
-                         "confidence": 0.9});
+    let key = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    state.keys.lock().expect("not poisoned").push(key);
+    let reading = &state.reading;
     HttpResponse::Ok().json(json!({
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -55,11 +76,16 @@ async fn completions(
     }))
 }
 
-fn start_fake_model() -> FakeModel {
+fn start_fake_model(reading: Value) -> FakeModel {
     let received = Arc::new(Mutex::new(Vec::new()));
+    let keys = Arc::new(Mutex::new(Vec::new()));
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("bound").port();
-    let data = web::Data::new(Arc::clone(&received));
+    let data = web::Data::new(FakeState {
+        reading,
+        received: Arc::clone(&received),
+        keys: Arc::clone(&keys),
+    });
     let server = HttpServer::new(move || {
         actix_web::App::new()
             .app_data(data.clone())
@@ -73,6 +99,7 @@ fn start_fake_model() -> FakeModel {
     FakeModel {
         endpoint: format!("http://127.0.0.1:{port}/v1"),
         received,
+        keys,
     }
 }
 
@@ -92,6 +119,10 @@ fn remote(endpoint: &str) -> PlannerSettings {
 }
 
 async fn ask(fixture: &Fixture, text: &str, plan_id: &str) -> (StatusCode, Value) {
+    ask_as(fixture, &fixture.admin, text, plan_id).await
+}
+
+async fn ask_as(fixture: &Fixture, token: &str, text: &str, plan_id: &str) -> (StatusCode, Value) {
     let app = test::init_service(app(fixture.state())).await;
     call(
         &app,
@@ -99,7 +130,7 @@ async fn ask(fixture: &Fixture, text: &str, plan_id: &str) -> (StatusCode, Value
             TestRequest::post()
                 .uri("/api/v1/requests")
                 .set_json(json!({ "text": text, "plan_id": plan_id })),
-            &fixture.admin,
+            token,
         ),
     )
     .await
@@ -114,17 +145,31 @@ fn unread_locally(body: &Value) {
     assert_eq!(body["ran"], "local", "{body}");
 }
 
+/// The egress ledger's calls, this month's and, should the test have
+/// crossed into a new month, last month's.
 async fn ledger(fixture: &Fixture) -> Vec<RecordedEvent> {
-    fixture
-        .store
-        .read_stream(
-            &StreamId::new("egress", Utc::now().format("%Y-%m").to_string()).expect("valid"),
-            0,
-            Direction::Forward,
-            100,
-        )
-        .await
-        .expect("reads")
+    let now = Utc::now();
+    let months = [now - chrono::Duration::minutes(5), now];
+    let mut events = Vec::new();
+    for month in months
+        .map(|at| at.format("%Y-%m").to_string())
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        events.extend(
+            fixture
+                .store
+                .read_stream(
+                    &StreamId::new("egress", month).expect("valid"),
+                    0,
+                    Direction::Forward,
+                    100,
+                )
+                .await
+                .expect("reads"),
+        );
+    }
+    events
 }
 
 fn personal(event: &RecordedEvent) -> &Value {
@@ -136,7 +181,7 @@ fn personal(event: &RecordedEvent) -> &Value {
 }
 
 async fn what_the_local_models_cannot_read_is_asked_remotely_and_ledgered(fixture: Fixture) {
-    let model = start_fake_model();
+    let model = start_fake_model(vitamins());
     let local = fixture.with_planner(embedder());
     local.catch_up().await;
     let (status, body) = ask(&local, VAGUE, "local-only").await;
@@ -172,14 +217,19 @@ async fn what_the_local_models_cannot_read_is_asked_remotely_and_ledgered(fixtur
     assert_eq!(ledger[0].data["plan_id"], "vitamins");
     assert_eq!(body["egress_call"], ledger[0].data["call_id"]);
     assert_eq!(ledger[1].data["status"], 200);
-    assert!(
-        !ledger[0].data.to_string().contains("sk-test"),
-        "the key is never recorded"
+    // The key went with the call, and nowhere into the ledger.
+    assert_eq!(
+        *model.keys.lock().expect("not poisoned"),
+        [Some("Bearer sk-test".to_owned())]
     );
+    for event in &ledger {
+        let recorded = format!("{} {:?}", event.data, event.personal);
+        assert!(!recorded.contains("sk-test"), "{recorded}");
+    }
 }
 
 async fn a_sensitive_request_never_leaves(fixture: Fixture) {
-    let model = start_fake_model();
+    let model = start_fake_model(vitamins());
     let fixture = fixture.with_planner_settings(embedder(), remote(&model.endpoint));
     fixture.catch_up().await;
     let (status, body) = ask(&fixture, VAGUE_AND_HEALTH, "pills").await;
@@ -206,4 +256,19 @@ async fn an_unreachable_model_leaves_the_local_answer_and_a_failed_call(fixture:
     let types: Vec<&str> = ledger.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["EgressSent", "EgressFailed"]);
     assert_eq!(ledger[1].data["error"], "could not connect");
+}
+
+async fn a_remote_reading_is_held_to_the_members_domains(fixture: Fixture) {
+    // Locally the request is about the shopping list, which the member may
+    // use; the remote model reads it as the home's devices, which they may not.
+    let model = start_fake_model(json!({"intent": "home.device_status", "slots": {}}));
+    let fixture = fixture.with_planner_settings(embedder(), remote(&model.endpoint));
+    fixture.catch_up().await;
+    let member = fixture
+        .member_token("sam", &["groceries"], &[Scope::CommandsWrite])
+        .await;
+    let (status, body) = ask_as(&fixture, &member, VAGUE, "sams").await;
+    crate::support::assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(body["domain"], "home", "{body}");
+    assert_eq!(model.received.lock().expect("not poisoned").len(), 1);
 }

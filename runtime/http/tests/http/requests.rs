@@ -129,6 +129,15 @@ async fn a_request_is_refused_by_name_and_nothing_is_written(fixture: Fixture) {
             json!({ "text": "add milk", "plan_id": "no spaces" }),
             "plan_id",
         ),
+        (json!({ "text": "add milk", "plan_id": "a/b" }), "plan_id"),
+        (
+            json!({ "text": "add milk", "plan_id": ".hidden" }),
+            "plan_id",
+        ),
+        (
+            json!({ "text": "add milk", "plan_id": "x".repeat(65) }),
+            "plan_id",
+        ),
         (json!({ "text": "add milk", "plan": "typo" }), "plan"),
         (json!({ "text": 42 }), "text"),
         (json!({}), "text"),
