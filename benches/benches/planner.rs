@@ -60,6 +60,23 @@ fn sorted(mut samples: Vec<Duration>) -> Vec<Duration> {
     samples
 }
 
+/// A latency row: `samples` (sorted) beside embedding alone (sorted),
+/// against the planning target of p50 < 15 ms.
+fn against_embedding(measure: String, samples: &[Duration], embedding: &[Duration]) -> Row {
+    let (p50, p99) = (percentile(samples, 50.0), percentile(samples, 99.0));
+    let (base_p50, base_p99) = (percentile(embedding, 50.0), percentile(embedding, 99.0));
+    Row {
+        measure,
+        steward: format!("{} / {}", ms(p50), ms(p99)),
+        baseline: format!("embedding alone: {} / {}", ms(base_p50), ms(base_p99)),
+        ratio: format!(
+            "{:.2}× the embedding's p50",
+            p50.as_secs_f64() / base_p50.as_secs_f64()
+        ),
+        target: format!("p50 < 15 ms: {}", met(p50 < Duration::from_millis(15))),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/planner/data/eval.jsonl");
     let requests: Vec<String> = read_labelled(&data)?
@@ -88,21 +105,14 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (embed_only, recognised) = (sorted(embed_only), sorted(recognised));
-    let (p50, p99) = (percentile(&recognised, 50.0), percentile(&recognised, 99.0));
-    let (base_p50, base_p99) = (percentile(&embed_only, 50.0), percentile(&embed_only, 99.0));
-    rows.push(Row {
-        measure: format!(
+    rows.push(against_embedding(
+        format!(
             "one request's intent, p50 / p99 ({} requests)",
             recognised.len()
         ),
-        steward: format!("{} / {}", ms(p50), ms(p99)),
-        baseline: format!("embedding alone: {} / {}", ms(base_p50), ms(base_p99)),
-        ratio: format!(
-            "{:.2}× the embedding's p50",
-            p50.as_secs_f64() / base_p50.as_secs_f64()
-        ),
-        target: format!("p50 < 15 ms: {}", met(p50 < Duration::from_millis(15))),
-    });
+        &recognised,
+        &embed_only,
+    ));
 
     let started = Instant::now();
     for _ in 0..rounds {
@@ -135,21 +145,14 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (embedded, planned) = (sorted(embedded), sorted(planned));
-    let (p50, p99) = (percentile(&planned, 50.0), percentile(&planned, 99.0));
-    let (base_p50, base_p99) = (percentile(&embedded, 50.0), percentile(&embedded, 99.0));
-    rows.push(Row {
-        measure: format!(
+    rows.push(against_embedding(
+        format!(
             "planning one request: intent, slots, decision; p50 / p99 ({})",
             planned.len()
         ),
-        steward: format!("{} / {}", ms(p50), ms(p99)),
-        baseline: format!("embedding alone: {} / {}", ms(base_p50), ms(base_p99)),
-        ratio: format!(
-            "{:.2}× the embedding's p50",
-            p50.as_secs_f64() / base_p50.as_secs_f64()
-        ),
-        target: format!("p50 < 15 ms: {}", met(p50 < Duration::from_millis(15))),
-    });
+        &planned,
+        &embedded,
+    ));
 
     let runtime = tokio::runtime::Runtime::new()?;
     rows.extend(runtime.block_on(actuations(steward_benches::scaled(2_000, 100)))?);

@@ -1050,26 +1050,25 @@ fn as_radicale_user(method: &str, url: &str) -> (u16, String) {
     })
 }
 
-#[test]
-fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let radicale = steward_testkit::Radicale::start(steward_testkit::free_port());
+/// A Radicale server with a calendar collection of its user's, whose
+/// password is put in `dir`'s vault through the API as a person sets it:
+/// the server, the collection's URL and the admin token used.
+fn radicale_in_the_vault(dir: &std::path::Path) -> (steward_testkit::Radicale, String, String) {
+    let radicale = steward_testkit::Radicale::start(free_port());
     let collection = format!(
         "{}{}/calendar/",
         radicale.url(),
         steward_testkit::RADICALE_USER
     );
     assert_eq!(as_radicale_user("MKCALENDAR", &collection).0, 201);
-
-    // The password goes into the vault through the API, as a person sets it.
-    let created = steward(dir.path())
-        .args(["token", "create", "--name", "ci", "--scope", "admin"])
+    let created = steward(dir)
+        .args(["token", "create", "--name", "owner", "--scope", "admin"])
         .output()
         .expect("runs");
     assert!(created.status.success());
     let stdout = String::from_utf8_lossy(&created.stdout).to_string();
     let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
-    let (serve, port) = serve_on_a_free_port(dir.path());
+    let (serve, port) = serve_on_a_free_port(dir);
     let credentials = serde_json::json!({
         "kind": "caldav",
         "endpoint": collection,
@@ -1085,6 +1084,13 @@ fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
     );
     stop(serve);
     assert_eq!(status, 200, "{body}");
+    (radicale, collection, token)
+}
+
+#[test]
+fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (radicale, collection, _) = radicale_in_the_vault(dir.path());
 
     let plan = serde_json::json!({
         "request": "put the dentist in my calendar",
@@ -1140,36 +1146,7 @@ fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
 #[test]
 fn a_meeting_asked_for_in_plain_language_reaches_the_caldav_server_once_approved() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let radicale = steward_testkit::Radicale::start(free_port());
-    let collection = format!(
-        "{}{}/calendar/",
-        radicale.url(),
-        steward_testkit::RADICALE_USER
-    );
-    assert_eq!(as_radicale_user("MKCALENDAR", &collection).0, 201);
-    let created = steward(dir.path())
-        .args(["token", "create", "--name", "owner", "--scope", "admin"])
-        .output()
-        .expect("runs");
-    assert!(created.status.success());
-    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
-    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
-    let (serve, port) = serve_on_a_free_port(dir.path());
-    let credentials = serde_json::json!({
-        "kind": "caldav",
-        "endpoint": collection,
-        "username": steward_testkit::RADICALE_USER,
-        "password": steward_testkit::RADICALE_PASSWORD,
-    });
-    let (status, body) = http(
-        port,
-        "PUT",
-        "/api/v1/credentials/caldav",
-        Some(&token),
-        Some(&credentials.to_string()),
-    );
-    stop(serve);
-    assert_eq!(status, 200, "{body}");
+    let (radicale, collection, token) = radicale_in_the_vault(dir.path());
 
     let port = free_port();
     let serve = serve_command(dir.path(), port)

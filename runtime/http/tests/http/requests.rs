@@ -21,6 +21,12 @@ on_both_backends!(
     before_the_read_models_are_built_requests_are_unavailable,
 );
 
+/// Posts `body` to the requests endpoint with `token`.
+async fn ask(fixture: &Fixture, token: &str, body: Value) -> (StatusCode, Value) {
+    let app = test::init_service(app(fixture.state())).await;
+    call(&app, with_token(post(body), token)).await
+}
+
 fn post(body: Value) -> TestRequest {
     TestRequest::post().uri("/api/v1/requests").set_json(body)
 }
@@ -44,13 +50,10 @@ async fn plan_events(fixture: &Fixture, plan: &str) -> Vec<String> {
 async fn a_request_becomes_a_plan_proposed_as_the_caller(fixture: Fixture) {
     let fixture = fixture.with_planner(embedder());
     fixture.catch_up().await;
-    let app = test::init_service(app(fixture.state())).await;
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "add oat milk to the shopping list", "plan_id": "oat-milk" })),
-            &fixture.admin,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &fixture.admin,
+        json!({ "text": "add oat milk to the shopping list", "plan_id": "oat-milk" }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -95,22 +98,19 @@ async fn a_request_becomes_a_plan_proposed_as_the_caller(fixture: Fixture) {
 async fn the_same_plan_id_proposes_nothing_new(fixture: Fixture) {
     let fixture = fixture.with_planner(embedder());
     fixture.catch_up().await;
-    let app = test::init_service(app(fixture.state())).await;
     let request = json!({ "text": "add bread to the shopping list", "plan_id": "bread" });
-    let (status, first) = call(&app, with_token(post(request.clone()), &fixture.admin)).await;
+    let (status, first) = ask(&fixture, &fixture.admin, request.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
-    let (status, again) = call(&app, with_token(post(request), &fixture.admin)).await;
+    let (status, again) = ask(&fixture, &fixture.admin, request).await;
     assert_eq!(status, StatusCode::CREATED, "{again}");
     assert_eq!(again["proposal"]["duplicate"], true, "{again}");
     assert_eq!(plan_events(&fixture, "bread").await, ["PlanProposed"]);
 
     // Another request under a taken id is refused, not taken for a repeat.
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "add eggs to the shopping list", "plan_id": "bread" })),
-            &fixture.admin,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &fixture.admin,
+        json!({ "text": "add eggs to the shopping list", "plan_id": "bread" }),
     )
     .await;
     assert_problem(status, &body, StatusCode::CONFLICT, "conflict");
@@ -120,7 +120,6 @@ async fn the_same_plan_id_proposes_nothing_new(fixture: Fixture) {
 async fn a_request_is_refused_by_name_and_nothing_is_written(fixture: Fixture) {
     let fixture = fixture.with_planner(embedder());
     fixture.catch_up().await;
-    let app = test::init_service(app(fixture.state())).await;
     let head = fixture.store.head().await.expect("head");
     for (request, field) in [
         (json!({ "text": "   " }), "text"),
@@ -142,19 +141,16 @@ async fn a_request_is_refused_by_name_and_nothing_is_written(fixture: Fixture) {
         (json!({ "text": 42 }), "text"),
         (json!({}), "text"),
     ] {
-        let (status, body) = call(&app, with_token(post(request.clone()), &fixture.admin)).await;
+        let (status, body) = ask(&fixture, &fixture.admin, request.clone()).await;
         assert_problem(status, &body, StatusCode::BAD_REQUEST, "invalid-input");
         assert_eq!(body["field"], field, "{request}: {body}");
     }
 
     let reader = fixture.token("reader", &[Scope::ReadModelsRead]).await;
-    let (status, body) = call(
-        &app,
-        with_token(post(json!({ "text": "add milk" })), &reader),
-    )
-    .await;
+    let (status, body) = ask(&fixture, &reader, json!({ "text": "add milk" })).await;
     assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(body["required_scope"], "commands:write", "{body}");
+    let app = test::init_service(app(fixture.state())).await;
     let (status, body) = call(&app, post(json!({ "text": "add milk" }))).await;
     assert_problem(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
 
@@ -181,26 +177,21 @@ async fn a_member_may_ask_only_in_their_domains(fixture: Fixture) {
     let member = fixture
         .member_token("sam", &["groceries"], &[Scope::CommandsWrite])
         .await;
-    let app = test::init_service(app(fixture.state())).await;
 
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "turn off the living room lights", "plan_id": "lights" })),
-            &member,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &member,
+        json!({ "text": "turn off the living room lights", "plan_id": "lights" }),
     )
     .await;
     assert_problem(status, &body, StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(body["domain"], "home", "{body}");
     assert!(plan_events(&fixture, "lights").await.is_empty());
 
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "put apples on the shopping list", "plan_id": "apples" })),
-            &member,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &member,
+        json!({ "text": "put apples on the shopping list", "plan_id": "apples" }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -220,13 +211,10 @@ async fn a_member_may_ask_only_in_their_domains(fixture: Fixture) {
 async fn a_question_about_the_records_is_answered_with_where_to_read(fixture: Fixture) {
     let fixture = fixture.with_planner(embedder());
     fixture.catch_up().await;
-    let app = test::init_service(app(fixture.state())).await;
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "what's overdue at home?", "plan_id": "overdue" })),
-            &fixture.admin,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &fixture.admin,
+        json!({ "text": "what's overdue at home?", "plan_id": "overdue" }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -240,12 +228,7 @@ async fn a_question_about_the_records_is_answered_with_where_to_read(fixture: Fi
 }
 
 async fn without_the_planner_requests_are_unavailable(fixture: Fixture) {
-    let app = test::init_service(app(fixture.state())).await;
-    let (status, body) = call(
-        &app,
-        with_token(post(json!({ "text": "add milk" })), &fixture.admin),
-    )
-    .await;
+    let (status, body) = ask(&fixture, &fixture.admin, json!({ "text": "add milk" })).await;
     assert_problem(
         status,
         &body,
@@ -262,13 +245,10 @@ async fn without_the_planner_requests_are_unavailable(fixture: Fixture) {
 
 async fn before_the_read_models_are_built_requests_are_unavailable(fixture: Fixture) {
     let fixture = fixture.with_planner(embedder());
-    let app = test::init_service(app(fixture.state())).await;
-    let (status, body) = call(
-        &app,
-        with_token(
-            post(json!({ "text": "turn off the living room lights", "plan_id": "early" })),
-            &fixture.admin,
-        ),
+    let (status, body) = ask(
+        &fixture,
+        &fixture.admin,
+        json!({ "text": "turn off the living room lights", "plan_id": "early" }),
     )
     .await;
     assert_problem(
