@@ -14,10 +14,19 @@
 //!   morning", "Dana", "oat milk") from the same model run's token vectors,
 //!   and [`Recognizer`] does both;
 //! - [`evaluation`] scores a classifier on a labelled set (`data/eval.jsonl`),
-//!   per domain, as the `evaluate` example prints it.
+//!   per domain, as the `evaluate` example prints it;
+//! - [`decide`] turns a recognition and what the home holds into a plan, a
+//!   question, an answer's read model or a decline, and [`Planner`] proposes
+//!   plans on the running system;
+//! - [`privacy`] and [`remote`]: what may go to a remote model and how
+//!   (hybrid routing, every call in the egress ledger);
+//! - [`shadow`]: the planner as it is now replayed over past requests,
+//!   without side effects.
 //!
-//! Everything runs locally: the model files come from package registries or
-//! from this repository, and ONNX Runtime is the one the memory loaded.
+//! The models run locally: their files come from package registries or
+//! from this repository, and ONNX Runtime is the one the memory loaded. A
+//! remote model is consulted only when configured, and only for what
+//! [`privacy`] lets leave.
 
 mod classifier;
 mod error;
@@ -28,6 +37,7 @@ pub mod privacy;
 mod recognizer;
 pub mod remote;
 mod service;
+pub mod shadow;
 mod slots;
 mod when;
 

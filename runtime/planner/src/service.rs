@@ -37,6 +37,7 @@ use uuid::Uuid;
 
 use crate::privacy::{self, Privacy};
 use crate::remote::{RemoteModel, RemoteReading, read_answer};
+use crate::shadow::{PastPlan, Replayed, compare};
 use crate::{
     Decision, Domain, IntentPrediction, KnownDevice, KnownScene, PlannerError, PlanningContext,
     RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
@@ -160,6 +161,21 @@ impl Planner {
         tokio::task::spawn_blocking(move || recognizer.recognize(&text))
             .await
             .map_err(|e| PlannerError::Worker(e.to_string()))?
+    }
+
+    /// What the planner would decide now for `past`, had it been asked at
+    /// the time it was: local models only (a replay sends nothing out) and
+    /// nothing written.
+    pub async fn replay(&self, past: &PastPlan) -> Result<Replayed, PlannerError> {
+        let recognition = self.recognize(&past.request).await?;
+        let mut context = self.context().await?;
+        context.now = past.proposed_at.with_timezone(&self.settings.time_zone);
+        let now = decide(&past.plan_id, &recognition, &context);
+        Ok(Replayed {
+            verdict: compare(past, &now),
+            then: past.clone(),
+            now,
+        })
     }
 
     /// Decides what to do about a recognised request, without proposing.

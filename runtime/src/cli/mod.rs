@@ -6,6 +6,7 @@ mod events;
 mod export;
 mod keys;
 mod memory;
+mod planner;
 mod projections;
 mod serve;
 mod token;
@@ -51,6 +52,9 @@ pub enum Command {
     /// The vector memory: search what Steward remembers by meaning.
     #[command(subcommand)]
     Memory(Box<memory::MemoryCommand>),
+    /// The planner: replay it over past requests (`shadow`).
+    #[command(subcommand)]
+    Planner(Box<planner::PlannerCommand>),
     /// Run Steward: the HTTP API and the long-lived workers (timers, sagas,
     /// projections, and the bus relay when NATS is configured).
     Serve,
@@ -153,6 +157,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             projections::run(*command, &config, open(&config).await?).await
         }
         Command::Memory(command) => memory::run(*command, &config).await,
+        Command::Planner(command) => planner::run(*command, &config, open(&config).await?).await,
         Command::Serve => serve::run(&config, open(&config).await?).await,
         Command::Token(command) => token::run(*command, &config, open(&config).await?).await,
         Command::User(command) => user::run(*command, &config, open(&config).await?).await,
