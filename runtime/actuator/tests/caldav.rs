@@ -2,6 +2,8 @@
 //! (`STEWARD_RADICALE`, installed by `ops/dev/test`), each with storage of
 //! its own, one user and a calendar made with MKCALENDAR.
 
+mod support;
+
 use std::time::Duration;
 
 use icalendar::{Calendar, Component as _, DatePerhapsTime, EventLike as _};
@@ -20,18 +22,8 @@ struct CalendarServer {
 impl CalendarServer {
     async fn start() -> Self {
         let server = Radicale::start(free_port());
-        let collection = format!("{}{RADICALE_USER}/calendar/", server.url());
+        let collection = support::calendar_collection(&server).await;
         let http = reqwest::Client::new();
-        let made = http
-            .request(
-                reqwest::Method::from_bytes(b"MKCALENDAR").expect("a method"),
-                &collection,
-            )
-            .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
-            .send()
-            .await
-            .expect("MKCALENDAR answered");
-        assert_eq!(made.status(), 201, "MKCALENDAR: {}", server.log());
         Self {
             server,
             collection,

@@ -609,18 +609,7 @@ async fn an_action_no_integration_can_carry_out_fails_its_plan_without_an_attemp
 
 async fn an_approved_calendar_step_writes_the_event_and_completes_its_plan(backend: Backend) {
     let server = Radicale::start(free_port());
-    let collection = format!("{}{RADICALE_USER}/calendar/", server.url());
-    let http = reqwest::Client::new();
-    let made = http
-        .request(
-            reqwest::Method::from_bytes(b"MKCALENDAR").expect("a method"),
-            &collection,
-        )
-        .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
-        .send()
-        .await
-        .expect("MKCALENDAR answered");
-    assert_eq!(made.status(), 201, "{}", server.log());
+    let collection = support::calendar_collection(&server).await;
     let mut config = CalDavConfig::from_url(&collection).expect("a collection");
     config.credentials = Some((RADICALE_USER.to_owned(), RADICALE_PASSWORD.to_owned()));
 

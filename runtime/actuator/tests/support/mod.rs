@@ -66,3 +66,21 @@ impl Subscriber {
             .expect("a message within 10 s")
     }
 }
+
+/// The Radicale user's calendar collection on `server`, made with
+/// MKCALENDAR: its URL.
+pub async fn calendar_collection(server: &steward_testkit::Radicale) -> String {
+    use steward_testkit::{RADICALE_PASSWORD, RADICALE_USER};
+    let collection = format!("{}{RADICALE_USER}/calendar/", server.url());
+    let made = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"MKCALENDAR").expect("a method"),
+            &collection,
+        )
+        .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
+        .send()
+        .await
+        .expect("MKCALENDAR answered");
+    assert_eq!(made.status(), 201, "MKCALENDAR: {}", server.log());
+    collection
+}
