@@ -102,6 +102,11 @@ pub struct Config {
     /// Unset: no CalDAV integration, and actuations for it fail as not
     /// configured.
     pub caldav_url: Option<String>,
+    /// The origins the HTTP integration may send requests to
+    /// (`["https://api.provider.example"]`); sign-in from the vault's
+    /// `http` entry, for its endpoint's origin only. Empty: no HTTP
+    /// integration.
+    pub http_allowed_origins: Vec<String>,
     /// Request every actuation as a dry run: the actuator records what it
     /// would have sent and sends nothing.
     pub actuator_dry_run: bool,
@@ -186,6 +191,7 @@ impl Default for Config {
             tls_key_file: None,
             mqtt_url: None,
             caldav_url: None,
+            http_allowed_origins: Vec::new(),
             actuator_dry_run: false,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
             mqtt_discovery_prefix: "homeassistant".to_owned(),
@@ -234,6 +240,7 @@ const KEYS: &[&str] = &[
     "tls_key_file",
     "mqtt_url",
     "caldav_url",
+    "http_allowed_origins",
     "actuator_dry_run",
     "mqtt_base_topic",
     "mqtt_discovery_prefix",

@@ -482,7 +482,7 @@ fn check_status(method: &Method, url: &Url, status: StatusCode) -> Result<(), In
 
 /// An error with its causes, which reqwest keeps out of its own message
 /// (`connection refused` is in the source, not the error).
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

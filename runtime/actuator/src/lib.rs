@@ -18,6 +18,8 @@
 //!   published as).
 //! - [`caldav`]: writes and removes events in a CalDAV calendar collection,
 //!   one iCalendar resource per event UID, so retries are harmless.
+//! - [`http`]: generic requests to the origins the configuration allows,
+//!   with the actuation's id as `Idempotency-Key` and the answer recorded.
 //! - [`PlanExecutor`]: issues approved plans' steps in order, as domain
 //!   commands or as actuations made of the approved step itself.
 //! - [`ActuatorWorker`]: carries out every requested actuation from the
@@ -25,6 +27,7 @@
 //!   integration and dry runs, recording each step on the actuation.
 
 pub mod caldav;
+pub mod http;
 pub mod mqtt;
 pub mod mqtt_ingest;
 pub mod zigbee2mqtt;

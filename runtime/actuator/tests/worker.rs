@@ -610,6 +610,7 @@ async fn an_action_no_integration_can_carry_out_fails_its_plan_without_an_attemp
 async fn an_approved_calendar_step_writes_the_event_and_completes_its_plan(backend: Backend) {
     let server = Radicale::start(free_port());
     let collection = support::calendar_collection(&server).await;
+    let http = reqwest::Client::new();
     let mut config = CalDavConfig::from_url(&collection).expect("a collection");
     config.credentials = Some((RADICALE_USER.to_owned(), RADICALE_PASSWORD.to_owned()));
 

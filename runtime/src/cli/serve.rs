@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use steward_actors::saga::{SagaConfig, steward_sagas};
 use steward_actuator::caldav::{CalDavConfig, CalDavIntegration};
+use steward_actuator::http::{HttpConfig, HttpCredentials, HttpIntegration};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
 use steward_actuator::mqtt_ingest::{IngestConfig, MqttIngest};
 use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
@@ -498,8 +499,9 @@ impl StopSignal {
 }
 
 /// The actuator with the integrations the configuration names: MQTT when
-/// `mqtt_url` is set (`broker`) and CalDAV when `caldav_url` is, signing
-/// in with the vault's `caldav` entry if it holds one.
+/// `mqtt_url` is set (`broker`), CalDAV when `caldav_url` is (signing in
+/// with the vault's `caldav` entry) and HTTP when `http_allowed_origins`
+/// names any (with the vault's `http` entry, for its endpoint's origin).
 async fn actuator(
     config: &Config,
     host: &Host,
@@ -522,6 +524,33 @@ async fn actuator(
         let caldav = CalDavIntegration::new(caldav)
             .map_err(|e| Failure::Other(anyhow::anyhow!("the CalDAV integration: {e}")))?;
         actuator = actuator.with(Arc::new(caldav));
+    }
+    if !config.http_allowed_origins.is_empty() {
+        let mut http = HttpConfig::allowing(&config.http_allowed_origins)
+            .map_err(|e| Failure::Input(format!("configuration `http_allowed_origins`: {e}")))?;
+        let vault = CredentialVault::new(opened.store.clone());
+        if let Some(sealed) = vault.open("http").await? {
+            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
+                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `http` entry: {e}")))?;
+            let credentials = match (secret.token.clone(), secret.username.clone()) {
+                (Some(token), _) => Some(HttpCredentials::Bearer(token)),
+                (None, Some(user)) => Some(HttpCredentials::Basic(
+                    user,
+                    secret.password.clone().unwrap_or_default(),
+                )),
+                (None, None) => None,
+            };
+            if let Some(credentials) = credentials {
+                http = http
+                    .signing_in_at(&secret.endpoint, credentials)
+                    .map_err(|e| {
+                        Failure::Other(anyhow::anyhow!("the vault's `http` endpoint: {e}"))
+                    })?;
+            }
+        }
+        let http = HttpIntegration::new(http)
+            .map_err(|e| Failure::Other(anyhow::anyhow!("the HTTP integration: {e}")))?;
+        actuator = actuator.with(Arc::new(http));
     }
     Ok(actuator)
 }
