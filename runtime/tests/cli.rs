@@ -1866,3 +1866,258 @@ fn serve_refuses_half_or_unusable_tls_configuration_by_name() {
         &["key file garbage.pem", "no private key"],
     );
 }
+
+/// Proposes `plan-<plan_id>` with `steps` under `autonomy` through
+/// `steward command`.
+fn propose(dir: &std::path::Path, plan_id: &str, steps: Value, autonomy: &str) {
+    let plan = serde_json::json!({
+        "request": format!("plan {plan_id}"),
+        "intent": "home.set_device",
+        "confidence": 0.97,
+        "steps": steps,
+        "model": { "name": "steward-intent", "version": "2", "location": { "ran": "local" } },
+        "approval": { "autonomy": autonomy, "expires_at": "2999-01-01T00:00:00Z" },
+    });
+    steward(dir)
+        .args([
+            "command",
+            &format!("plan-{plan_id}"),
+            "ProposePlan",
+            "--data",
+        ])
+        .arg(plan.to_string())
+        .assert()
+        .success();
+}
+
+/// Records every step of the approved `plan-<plan_id>` as carried out, as
+/// the executor would (the steps' commands themselves are not sent).
+fn complete_by_hand(dir: &std::path::Path, plan_id: &str, steps: u32) {
+    for step in 0..steps {
+        for (command_type, data) in [
+            (
+                "RecordStepIssued",
+                serde_json::json!({ "step": step, "command_id": format!("by-hand-{step}") }),
+            ),
+            ("RecordStepSucceeded", serde_json::json!({ "step": step })),
+        ] {
+            steward(dir)
+                .args([
+                    "command",
+                    &format!("plan-{plan_id}"),
+                    command_type,
+                    "--data",
+                ])
+                .arg(data.to_string())
+                .assert()
+                .success();
+        }
+    }
+}
+
+#[test]
+fn undo_proposes_the_inverse_plan_once_linked_to_the_original_and_refuses_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let list_tea = serde_json::json!([{
+        "stream_id": "shoppinglist-main",
+        "command_type": "ListItem",
+        "data": { "item": "tea" },
+        "executor": { "by": "domain" },
+        "summary": "Put tea on the shopping list",
+    }]);
+
+    steward(dir)
+        .args(["undo", "nothing-here"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("there is no plan `nothing-here`"));
+    propose(dir, "asked", list_tea.clone(), "ask");
+    steward(dir)
+        .args(["undo", "asked"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "only a completed plan can be undone",
+        ));
+
+    propose(dir, "tea", list_tea, "act");
+    complete_by_hand(dir, "tea", 1);
+    steward(dir)
+        .args(["undo", "tea", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dry run: nothing proposed"))
+        .stdout(predicate::str::contains(
+            "Take tea off the shopping list again",
+        ));
+    assert!(
+        read_json(dir, "plan-undo-tea").is_empty(),
+        "a dry run proposes nothing"
+    );
+
+    steward(dir)
+        .args(["undo", "tea"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "proposed plan undo-tea undoing plan tea, approved",
+        ))
+        .stdout(predicate::str::contains("shoppinglist-main Unlist"));
+    let original = read_json(dir, "plan-tea");
+    let undo = read_json(dir, "plan-undo-tea");
+    let types: Vec<&str> = undo
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    assert_eq!(types, ["PlanProposed", "PlanApproved"]);
+    let proposed = &undo[0];
+    assert_eq!(proposed["metadata"]["actor"], "user:cli");
+    assert_eq!(
+        proposed["metadata"]["correlation_id"],
+        original[0]["metadata"]["correlation_id"]
+    );
+    assert_eq!(
+        proposed["metadata"]["causation_id"],
+        original[original.len() - 1]["event_id"]
+    );
+    assert_eq!(proposed["data"]["intent"], "home.set_device");
+    assert_eq!(proposed["data"]["approval"]["autonomy"], "act");
+    let personal = &proposed["personal"]["plain"];
+    assert_eq!(personal["request"], "undo tea");
+    assert!(
+        personal["rationale"]
+            .as_str()
+            .is_some_and(|r| r.contains("plan tea")),
+        "{personal}"
+    );
+    assert_eq!(personal["steps"][0]["command_type"], "Unlist");
+
+    steward(dir)
+        .args(["undo", "tea"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("proposed already"));
+    assert_eq!(
+        read_json(dir, "plan-undo-tea").len(),
+        2,
+        "asking twice proposes once"
+    );
+
+    propose(
+        dir,
+        "bought",
+        serde_json::json!([{
+            "stream_id": "shoppinglist-main",
+            "command_type": "CheckOff",
+            "data": { "item": "tea" },
+            "executor": { "by": "domain" },
+            "summary": "Check tea off",
+        }]),
+        "act",
+    );
+    complete_by_hand(dir, "bought", 1);
+    steward(dir)
+        .args(["undo", "bought"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "step 0 of plan `bought` (CheckOff) cannot be undone",
+        ));
+}
+
+#[test]
+fn undo_puts_a_device_back_over_mqtt_through_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let topic = format!("steward-test/{}/lamp/set", uuid::Uuid::now_v7().simple());
+    for (command_type, data) in [
+        (
+            "RegisterDevice",
+            serde_json::json!({ "device_id": "lamp", "kind": "light", "room": "hall",
+                                "capabilities": [{ "attribute": "power" }] }),
+        ),
+        (
+            "ReportDeviceState",
+            serde_json::json!({ "device_id": "lamp", "attributes": { "power": "on" } }),
+        ),
+    ] {
+        steward(dir)
+            .args(["command", "home-main", command_type, "--data"])
+            .arg(data.to_string())
+            .assert()
+            .success();
+    }
+    // The planner's set_device plan: turn the lamp off.
+    propose(
+        dir,
+        "lamp-off",
+        serde_json::json!([
+            {
+                "stream_id": "home-main",
+                "command_type": "RequestDeviceState",
+                "data": { "request_id": "lamp-off.0", "device_id": "lamp",
+                          "attributes": { "power": "off" } },
+                "executor": { "by": "domain" },
+                "summary": "Record that lamp is asked for power off",
+            },
+            {
+                "stream_id": "home-main",
+                "command_type": "Publish",
+                "data": { "topic": topic, "payload": { "state": "OFF" } },
+                "executor": { "by": "actuator", "integration": "mqtt" },
+                "summary": "Set lamp to power off over MQTT",
+            },
+            {
+                "stream_id": "home-main",
+                "command_type": "RecordStateApplied",
+                "data": { "request_id": "lamp-off.0" },
+                "executor": { "by": "domain" },
+                "summary": "Record that lamp took it",
+            },
+        ]),
+        "act",
+    );
+    let mqtt = [("STEWARD_MQTT_URL", "mqtt://127.0.0.1:1883")];
+    let completed = |plan: &str| {
+        let events = read_json(dir, plan);
+        events
+            .iter()
+            .any(|event| event["event_type"] == "PlanCompleted")
+            .then_some(events)
+    };
+    while_serving_with(dir, &mqtt, || completed("plan-lamp-off")).expect("the plan completed");
+
+    steward(dir)
+        .args(["undo", "lamp-off"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("proposed plan undo-lamp-off"))
+        .stdout(predicate::str::contains(
+            "Set lamp back to power \"on\" over MQTT",
+        ));
+    let subscriber = StdCommand::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", "1883", "-C", "1", "-W", "60", "-t"])
+        .arg(&topic)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("mosquitto_sub runs (Debian package mosquitto-clients)");
+    std::thread::sleep(Duration::from_millis(500));
+    while_serving_with(dir, &mqtt, || completed("plan-undo-lamp-off"))
+        .expect("the undo plan completed");
+
+    let received = subscriber.wait_with_output().expect("mosquitto_sub ends");
+    assert_eq!(
+        String::from_utf8_lossy(&received.stdout).trim(),
+        r#"{"state":"ON"}"#
+    );
+    let home = read_json(dir, "home-main");
+    let asked_again = home
+        .iter()
+        .find(|event| event["data"]["request_id"] == "undo-lamp-off.0")
+        .expect("the undo asked for the lamp's state");
+    assert_eq!(asked_again["event_type"], "DesiredStateRequested");
+    let last = &home[home.len() - 1];
+    assert_eq!(last["event_type"], "DesiredStateApplied");
+    assert_eq!(last["data"]["request_id"], "undo-lamp-off.0");
+}

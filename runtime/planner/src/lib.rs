@@ -13,6 +13,8 @@
 //! - [`SlotTagger`] finds the words that fill the intent's slots ("tomorrow
 //!   morning", "Dana", "oat milk") from the same model run's token vectors,
 //!   and [`Recognizer`] does both;
+//! - [`undo`] works out the steps that undo a completed plan, for
+//!   `steward undo`;
 //! - [`evaluation`] scores a classifier on a labelled set (`data/eval.jsonl`),
 //!   per domain, as the `evaluate` example prints it;
 //! - [`decide`] turns a recognition and what the home holds into a plan, a
@@ -39,6 +41,7 @@ pub mod remote;
 mod service;
 pub mod shadow;
 mod slots;
+pub mod undo;
 mod when;
 
 pub use classifier::{IntentClassifier, IntentManifest, IntentPrediction, RankedIntent};

@@ -10,6 +10,7 @@ mod planner;
 mod projections;
 mod serve;
 mod token;
+mod undo;
 mod user;
 
 use std::path::PathBuf;
@@ -88,6 +89,14 @@ pub enum Command {
     /// The master key: rotate it.
     #[command(subcommand)]
     Keys(Box<keys::KeysCommand>),
+    /// Undo a completed plan: propose the plan `undo-<plan-id>`, approved
+    /// at once, whose steps put back what it changed (a device's state as
+    /// it was before, a list item, a meeting); `steward serve` carries it
+    /// out. Asking again proposes nothing new.
+    ///
+    /// Exit codes: 0 proposed (or proposed before), 2 no such plan or not
+    /// completed, 4 a step cannot be undone (the reason is named).
+    Undo(Box<undo::UndoArgs>),
     /// Export events as NDJSON with their personal parts readable (a
     /// person's own data, to take elsewhere); erased parts are marked.
     Export(Box<export::ExportArgs>),
@@ -164,6 +173,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Backup { file } => backup::backup(file, &open(&config).await?).await,
         Command::Restore { file } => backup::restore(file, &config).await,
         Command::Export(args) => export::run(*args, &open(&config).await?).await,
+        Command::Undo(args) => undo::run(*args, &config, open(&config).await?).await,
         Command::Keys(command) => keys::run(*command, &config, open(&config).await?).await,
         Command::Erase { subject, actor } => {
             let subject = SubjectId::parse(subject).map_err(|e| Failure::Input(e.to_string()))?;
