@@ -1232,6 +1232,34 @@ fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
 }
 
 #[test]
+fn serve_refuses_http_origins_it_cannot_use_by_name() {
+    for (origins, why) in [
+        (r#"["https://me:hunter2@api.example"]"#, "credential vault"),
+        (r#"["https://api.example/v1?key=hunter2"]"#, "no path"),
+        (r#"["ftp://api.example"]"#, "http(s)"),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("STEWARD_NATS_URL")
+            .env("STEWARD_LISTEN", "127.0.0.1:0")
+            .env("STEWARD_HTTP_ALLOWED_ORIGINS", origins)
+            .args(["serve"])
+            .output()
+            .expect("serve runs");
+        assert_eq!(output.status.code(), Some(2), "{origins}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("http_allowed_origins"), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the secret is not echoed: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn serve_refuses_a_caldav_url_it_cannot_use_by_name() {
     for url in [
         "https://alice:hunter2@dav.example/alice/calendar/",
