@@ -1210,24 +1210,36 @@ fn a_meeting_asked_for_in_plain_language_reaches_the_caldav_server_once_approved
     );
 }
 
-#[test]
-fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
+/// `serve` started with `key` set to `value` in its environment: it must
+/// refuse at once (exit 2), naming the setting and never echoing the
+/// secret `hunter2`. Its standard error.
+fn serve_refuses(key: &str, value: &str, setting: &str) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
         .env_remove("STEWARD_NATS_URL")
         .env("STEWARD_LISTEN", "127.0.0.1:0")
-        .env("STEWARD_MQTT_URL", "mqtt://steward:hunter2@127.0.0.1:1883")
+        .env(key, value)
         .args(["serve"])
         .output()
         .expect("serve runs");
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("mqtt_url"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{value}: {output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(stderr.contains(setting), "{stderr}");
     assert!(
         !stderr.contains("hunter2"),
         "the secret is not echoed: {stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn serve_refuses_an_mqtt_url_it_cannot_use_by_name() {
+    serve_refuses(
+        "STEWARD_MQTT_URL",
+        "mqtt://steward:hunter2@127.0.0.1:1883",
+        "mqtt_url",
     );
 }
 
@@ -1238,24 +1250,12 @@ fn serve_refuses_http_origins_it_cannot_use_by_name() {
         (r#"["https://api.example/v1?key=hunter2"]"#, "no path"),
         (r#"["ftp://api.example"]"#, "http(s)"),
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
-            .current_dir(dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("STEWARD_NATS_URL")
-            .env("STEWARD_LISTEN", "127.0.0.1:0")
-            .env("STEWARD_HTTP_ALLOWED_ORIGINS", origins)
-            .args(["serve"])
-            .output()
-            .expect("serve runs");
-        assert_eq!(output.status.code(), Some(2), "{origins}: {output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("http_allowed_origins"), "{stderr}");
-        assert!(stderr.contains(why), "{stderr}");
-        assert!(
-            !stderr.contains("hunter2"),
-            "the secret is not echoed: {stderr}"
+        let stderr = serve_refuses(
+            "STEWARD_HTTP_ALLOWED_ORIGINS",
+            origins,
+            "http_allowed_origins",
         );
+        assert!(stderr.contains(why), "{stderr}");
     }
 }
 
@@ -1265,23 +1265,7 @@ fn serve_refuses_a_caldav_url_it_cannot_use_by_name() {
         "https://alice:hunter2@dav.example/alice/calendar/",
         "webcal://dav.example/alice/calendar/",
     ] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let output = StdCommand::new(assert_cmd::cargo::cargo_bin("steward"))
-            .current_dir(dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("STEWARD_NATS_URL")
-            .env("STEWARD_LISTEN", "127.0.0.1:0")
-            .env("STEWARD_CALDAV_URL", url)
-            .args(["serve"])
-            .output()
-            .expect("serve runs");
-        assert_eq!(output.status.code(), Some(2), "{output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("caldav_url"), "{stderr}");
-        assert!(
-            !stderr.contains("hunter2"),
-            "the secret is not echoed: {stderr}"
-        );
+        serve_refuses("STEWARD_CALDAV_URL", url, "caldav_url");
     }
 }
 
