@@ -104,6 +104,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(read_models::plans::read)
             .service(approvals::approve)
             .service(approvals::reject)
+            .service(approvals::undo)
             .service(requests::plan_request)
             .service(memory::search)
             .service(session::setup_status)

@@ -60,6 +60,7 @@ use crate::routes::{memory, read_models};
         read_models::plans::read,
         approvals::approve,
         approvals::reject,
+        approvals::undo,
         requests::plan_request,
         memory::search,
         session::setup_status,

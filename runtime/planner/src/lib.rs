@@ -42,6 +42,7 @@ mod service;
 pub mod shadow;
 mod slots;
 pub mod undo;
+pub mod undoing;
 mod when;
 
 pub use classifier::{IntentClassifier, IntentManifest, IntentPrediction, RankedIntent};

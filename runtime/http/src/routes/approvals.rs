@@ -1,4 +1,5 @@
-//! Answering a plan: `POST /api/v1/plans/{plan_id}/approve` and `…/reject`.
+//! Answering a plan: `POST /api/v1/plans/{plan_id}/approve` and `…/reject`;
+//! and undoing a completed one: `POST /api/v1/plans/{plan_id}/undo`.
 //!
 //! The approver is whoever is signed in (the session's user, or the
 //! token's), never a name in the body: `POST /api/v1/commands` refuses plan
@@ -15,11 +16,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use steward_actors::plans::Plan;
+use steward_actors::plans::{Plan, PlanStep};
 use steward_actors::{CommandEnvelope, Rejection};
 use steward_events::StreamId;
 use steward_events::domain::access::Scope;
 use steward_host::HostError;
+use steward_planner::undo::{UndoRefusal, status_name};
+use steward_planner::undoing::{UndoError, UndoOutcome, UndoRequest, propose_undo};
 use steward_projections::read_models::plans::domain_of;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -204,4 +207,138 @@ pub(crate) async fn reject(
         },
     )
     .await
+}
+
+/// An undo.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndoBody {
+    /// Work the steps out and answer with them; propose nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an undo did.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct UndoAnswer {
+    /// The plan that undoes it (`undo-<plan_id>`).
+    pub plan_id: String,
+    /// The plan it undoes.
+    pub undoes: String,
+    /// Whether it was proposed now (false for a dry run, or when it had
+    /// been proposed before).
+    pub proposed: bool,
+    /// Where the undo plan stands, when it had been proposed before.
+    pub status: Option<String>,
+    /// Its steps, in order.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<PlanStep>,
+    /// The proposal's events, when proposed now.
+    pub proposal: Option<CommandOutcome>,
+}
+
+/// Undoes a completed plan as the signed-in user: its inverse steps are
+/// proposed as the plan `undo-<plan_id>`, approved at once (a person asked
+/// by name) and carried out like any plan. The caller must be one who may
+/// approve the original (one of its approvers, or an owner).
+#[utoipa::path(post, path = "/api/v1/plans/{plan_id}/undo", operation_id = "undo_plan", tag = "approvals",
+    params(("plan_id" = String, Path, description = "The completed plan (`p1` for the stream `plan-p1`)")),
+    request_body = UndoBody,
+    responses(
+        (status = 201, description = "The undo plan was proposed and approved", body = UndoAnswer),
+        (status = 200, description = "A dry run, or an undo proposed before (nothing new)", body = UndoAnswer),
+        (status = 400, description = "The body or the plan id is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `approvals:write`, the plan's domain is not the caller's, or the caller may not approve it (`/problems/not-an-approver`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such plan was proposed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The plan is not completed (`/problems/plan-not-completed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "It cannot be undone (a step with no inverse, a device's earlier state unknown, erased steps): `rule` is `cannot_undo`", body = Problem, content_type = "application/problem+json")),
+    security(("token" = ["approvals:write"])))]
+#[post("/api/v1/plans/{plan_id}/undo")]
+pub(crate) async fn undo(
+    state: web::Data<ApiState>,
+    caller: Caller,
+    plan_id: web::Path<String>,
+    body: JsonBody<UndoBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::ApprovalsWrite)?;
+    let plan_id = plan_id.into_inner();
+    let stream = StreamId::new("plan", &plan_id)
+        .map_err(|_| ApiError::NotFound(format!("no plan `{plan_id}` was proposed")))?;
+    let (plan, _) = state.host().load::<Plan>(&stream, true).await?;
+    let proposal = plan
+        .proposal
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound(format!("no plan `{plan_id}` was proposed")))?;
+    caller.require_domain(domain_of(&proposal.intent))?;
+    // The undo is approved as it is proposed, so only one who could have
+    // approved the original may ask for it.
+    if !caller.is_owner() && !proposal.approval.approvers.contains(&caller.user.user_id) {
+        return Err(refused(Rejection::new(
+            "not_an_approver",
+            format!(
+                "{} may not undo this plan: only its approvers or an owner may",
+                caller.user.user_id
+            ),
+        )));
+    }
+    let request = UndoRequest {
+        plan_id: plan_id.clone(),
+        actor: caller.actor(),
+        by: "the API".to_owned(),
+        dry_run: body.0.dry_run,
+    };
+    let answer = |undo_id: String, proposed: bool, steps: Vec<PlanStep>| UndoAnswer {
+        plan_id: undo_id,
+        undoes: plan_id.clone(),
+        proposed,
+        status: None,
+        steps,
+        proposal: None,
+    };
+    match propose_undo(state.host(), state.store(), request).await {
+        Ok(UndoOutcome::DryRun(compensation)) => {
+            Ok(HttpResponse::Ok().json(answer(compensation.plan_id, false, compensation.steps)))
+        }
+        Ok(UndoOutcome::Already {
+            plan_id: undo_id,
+            status,
+            steps,
+        }) => Ok(HttpResponse::Ok().json(UndoAnswer {
+            status: Some(status_name(status).to_owned()),
+            ..answer(undo_id, false, steps)
+        })),
+        Ok(UndoOutcome::Proposed {
+            compensation,
+            outcome,
+        }) => {
+            let proposed = !outcome.duplicate;
+            let body = UndoAnswer {
+                proposal: Some(CommandOutcome::from(outcome)),
+                ..answer(compensation.plan_id, proposed, compensation.steps)
+            };
+            Ok(if proposed {
+                HttpResponse::Created().json(body)
+            } else {
+                HttpResponse::Ok().json(body)
+            })
+        }
+        Err(UndoError::Refused(refusal)) => Err(match refusal {
+            UndoRefusal::UnknownPlan { .. } => ApiError::NotFound(refusal.to_string()),
+            UndoRefusal::BadId { .. } => ApiError::invalid("plan_id", refusal.to_string()),
+            UndoRefusal::NotCompleted { .. } => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                kind: "plan-not-completed",
+                rule: "plan_not_completed",
+                message: refusal.to_string(),
+            },
+            other => ApiError::Rejected {
+                rule: "cannot_undo".to_owned(),
+                message: other.to_string(),
+            },
+        }),
+        Err(UndoError::Host(HostError::Rejected(rejection))) => Err(refused(rejection)),
+        Err(UndoError::Host(other)) => Err(ApiError::from(other)),
+        Err(other) => Err(ApiError::internal(other)),
+    }
 }

@@ -16,5 +16,6 @@ mod projections;
 mod read_models;
 mod requests;
 mod support;
+mod undo;
 mod users;
 mod webhooks;
