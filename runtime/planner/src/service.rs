@@ -27,8 +27,9 @@ use serde::Serialize;
 use serde_json::json;
 use steward_actors::CommandEnvelope;
 use steward_actors::egress::ledger_id;
+use steward_actors::plans::Plan;
 use steward_actors::policies::{DeviceRef, PlanFacts, Policies};
-use steward_events::domain::plans::{ModelLocation, PlannerModel};
+use steward_events::domain::plans::{ModelLocation, PlanProposed, PlannerModel};
 use steward_events::{Personal, StreamId};
 use steward_host::{Host, Outcome};
 use steward_projections::read_models::home::{self, DeviceFilter};
@@ -39,8 +40,8 @@ use crate::privacy::{self, Privacy};
 use crate::remote::{RemoteModel, RemoteReading, read_answer};
 use crate::shadow::{PastPlan, Replayed, compare};
 use crate::{
-    Decision, Domain, IntentPrediction, KnownDevice, KnownScene, PlannerError, PlanningContext,
-    RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
+    Decision, Domain, Draft, IntentPrediction, KnownDevice, KnownScene, PlannerError,
+    PlanningContext, RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
 };
 
 /// Who the planner's own records (the egress ledger) are from.
@@ -217,7 +218,23 @@ impl Planner {
         let privacy = privacy::classify(&request.text, &recognition.intents);
         let mut location = ModelLocation::Local {};
         let mut egress_call = None;
+        // The same request asked again under its plan id is answered from
+        // its proposal, so a retry never sends it out a second time.
+        let mut asked_before = false;
+        if self.settings.remote.is_some() && needs_help(&decision) {
+            let (plan, _) = self.host.load::<Plan>(&stream, true).await?;
+            if let Some(proposal) = plan
+                .proposal
+                .filter(|proposal| proposal.request.as_deref() == Some(request.text.as_str()))
+                && let Some(draft) = draft_of(&proposal)
+            {
+                location = proposal.model.location.clone();
+                decision = Decision::Plan(draft);
+                asked_before = true;
+            }
+        }
         if let Some(remote) = &self.settings.remote
+            && !asked_before
             && needs_help(&decision)
             && privacy == Privacy::Ordinary
         {
@@ -475,6 +492,19 @@ fn needs_help(decision: &Decision) -> bool {
         Decision::Decline(declined) => declined.intent == crate::Intent::OutOfScope,
         Decision::Plan(_) | Decision::Answer(_) => false,
     }
+}
+
+/// A proposal's plan as a draft (its devices are left out: they only
+/// matter to a new proposal's approval).
+fn draft_of(proposal: &PlanProposed) -> Option<Draft> {
+    Some(Draft {
+        intent: proposal.intent.parse().ok()?,
+        confidence: proposal.confidence as f32,
+        slots: proposal.slots.clone(),
+        steps: proposal.steps.clone(),
+        rationale: proposal.rationale.clone(),
+        devices: Vec::new(),
+    })
 }
 
 /// A remote reading as a recognition of `text`: its intent alone, and its

@@ -226,6 +226,15 @@ async fn what_the_local_models_cannot_read_is_asked_remotely_and_ledgered(fixtur
         let recorded = format!("{} {:?}", event.data, event.personal);
         assert!(!recorded.contains("sk-test"), "{recorded}");
     }
+
+    // Asked again under the same plan id: answered from the proposal, not
+    // sent out a second time.
+    let (status, again) = ask(&fixture, VAGUE, "vitamins").await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["proposal"]["duplicate"], true, "{again}");
+    assert_eq!(again["ran"], model.endpoint.as_str(), "{again}");
+    assert_eq!(model.received.lock().expect("not poisoned").len(), 1);
+    assert_eq!(self::ledger(&fixture).await.len(), 2);
 }
 
 async fn a_sensitive_request_never_leaves(fixture: Fixture) {
