@@ -86,8 +86,7 @@ pub(crate) async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
             .await
         {
             Ok(statuses) => checks.extend(statuses.into_iter().map(|status| {
-                let caught_up = matches!(status.state, State::Live | State::Rebuilding)
-                    && status.lag_seconds <= READY_LAG_SECONDS;
+                let caught_up = serves_caught_up(&status);
                 Check {
                     name: format!("projection:{}", status.name),
                     ok: caught_up,
@@ -117,5 +116,55 @@ pub(crate) async fn readyz(state: web::Data<ApiState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Whether a read model answers, and with what the log holds: live (or
+/// being rebuilt beside a live generation, which keeps answering) and
+/// trailing the log by little. A first generation still being built
+/// answers nothing yet.
+fn serves_caught_up(status: &steward_projections::ProjectionStatus) -> bool {
+    let serving = match status.state {
+        State::Live => true,
+        State::Rebuilding => status.generation.is_some(),
+        _ => false,
+    };
+    serving && status.lag_seconds <= READY_LAG_SECONDS
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_events::Position;
+    use steward_projections::ProjectionStatus;
+
+    use super::*;
+
+    fn status(state: State, generation: Option<i64>, lag_seconds: f64) -> ProjectionStatus {
+        ProjectionStatus {
+            name: "home".to_owned(),
+            code_version: 1,
+            state,
+            generation,
+            position: Position::ORIGIN,
+            head: Position::ORIGIN,
+            lag_events: 0,
+            lag_seconds,
+            events_applied: 0,
+            failure: None,
+            rebuild: None,
+        }
+    }
+
+    #[test]
+    fn a_first_generation_still_building_is_not_ready() {
+        assert!(serves_caught_up(&status(State::Live, Some(1), 0.0)));
+        assert!(serves_caught_up(&status(State::Rebuilding, Some(1), 0.0)));
+        assert!(!serves_caught_up(&status(State::Rebuilding, None, 0.0)));
+        assert!(!serves_caught_up(&status(State::NotBuilt, None, 0.0)));
+        assert!(!serves_caught_up(&status(
+            State::Live,
+            Some(1),
+            READY_LAG_SECONDS + 1.0
+        )));
     }
 }
