@@ -755,14 +755,21 @@ fn lowercase_first(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What the planner's tests (and those built on its plans) plan with.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use chrono::TimeZone;
 
     use super::*;
     use crate::{IntentPrediction, RankedIntent, Slot, Slots};
 
-    fn recognition(intent: Intent, confidence: f32, slots: &[(&str, &str)]) -> Recognition {
+    /// A recognition of `intent` at `confidence`, the rest shared among
+    /// the other intents, with `slots` as said.
+    pub(crate) fn recognition(
+        intent: Intent,
+        confidence: f32,
+        slots: &[(&str, &str)],
+    ) -> Recognition {
         let mut ranked = vec![RankedIntent {
             intent,
             probability: confidence,
@@ -788,7 +795,12 @@ mod tests {
         }
     }
 
-    fn device(id: &str, kind: DeviceKind, room: &str, attributes: &[&str]) -> KnownDevice {
+    pub(crate) fn device(
+        id: &str,
+        kind: DeviceKind,
+        room: &str,
+        attributes: &[&str],
+    ) -> KnownDevice {
         KnownDevice {
             device_id: id.to_owned(),
             kind,
@@ -797,8 +809,9 @@ mod tests {
         }
     }
 
-    /// Wednesday 2 December 2026, 10:00 in Paris.
-    fn context() -> PlanningContext {
+    /// Wednesday 2 December 2026, 10:00 in Paris: six devices in three
+    /// rooms, one scene, no CalDAV calendar.
+    pub(crate) fn context() -> PlanningContext {
         let zone: Tz = "Europe/Paris".parse().expect("a zone");
         PlanningContext {
             now: zone
@@ -837,6 +850,13 @@ mod tests {
             caldav: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{context, recognition};
+    use super::*;
+    use crate::{IntentPrediction, RankedIntent};
 
     fn plan(decision: Decision) -> Draft {
         match decision {

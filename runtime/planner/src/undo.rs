@@ -549,8 +549,7 @@ pub fn status_name(status: PlanStatus) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone as _, Utc};
-    use chrono_tz::Tz;
+    use chrono::Utc;
     use steward_actors::plans::{ApprovalPolicy, Autonomy, ModelLocation, PlannerModel};
     use steward_events::domain::home::{
         DesiredStateApplied, DeviceKind, DeviceRegistered, DeviceStateReported,
@@ -558,72 +557,27 @@ mod tests {
     use steward_events::domain::plans::PlanProposed;
 
     use super::*;
-    use crate::{
-        Decision, Intent, IntentPrediction, KnownDevice, PlanningContext, RankedIntent,
-        Recognition, Slot, Slots, decide,
-    };
+    use crate::planning::fixtures;
+    use crate::{Decision, Intent, PlanningContext, decide};
 
     // ------------------------------------------------------------- given
 
-    fn recognition(intent: Intent, slots: &[(&str, &str)]) -> Recognition {
-        let mut ranked = vec![RankedIntent {
-            intent,
-            probability: 0.95,
-        }];
-        ranked.extend(
-            Intent::ALL
-                .iter()
-                .filter(|other| **other != intent)
-                .map(|&other| RankedIntent {
-                    intent: other,
-                    probability: 0.05 / 40.0,
-                }),
-        );
-        Recognition {
-            intents: IntentPrediction::new(ranked).expect("intents"),
-            slots: Slots::new(slots.iter().map(|(name, text)| Slot {
-                name: (*name).to_owned(),
-                text: (*text).to_owned(),
-                start: 0,
-                end: text.len(),
-                confidence: 0.9,
-            })),
-        }
-    }
-
-    fn light(id: &str, attributes: &[&str]) -> KnownDevice {
-        KnownDevice {
-            device_id: id.to_owned(),
-            kind: DeviceKind::Light,
-            room: "living room".to_owned(),
-            attributes: attributes.iter().map(|a| (*a).to_owned()).collect(),
-        }
-    }
-
-    /// The home the planner plans in: two lights in the living room, a
-    /// connected CalDAV calendar, Wednesday 2 December 2026 in Paris.
+    /// The planner's home, with a CalDAV calendar connected.
     fn context() -> PlanningContext {
-        let zone: Tz = "Europe/Paris".parse().expect("a zone");
         PlanningContext {
-            now: zone
-                .with_ymd_and_hms(2026, 12, 2, 10, 0, 0)
-                .single()
-                .expect("a time"),
-            household: "main".to_owned(),
-            devices: vec![
-                light("living_room_lamp", &["power", "brightness"]),
-                light("living_room_ceiling", &["power"]),
-            ],
-            scenes: Vec::new(),
-            mqtt_base_topic: "zigbee2mqtt".to_owned(),
             caldav: true,
+            ..fixtures::context()
         }
     }
 
     /// The planner's plan `plan_id` for `intent` and `slots`, carried out
     /// to the end.
     fn completed(plan_id: &str, intent: Intent, slots: &[(&str, &str)]) -> Plan {
-        let Decision::Plan(draft) = decide(plan_id, &recognition(intent, slots), &context()) else {
+        let Decision::Plan(draft) = decide(
+            plan_id,
+            &fixtures::recognition(intent, 0.95, slots),
+            &context(),
+        ) else {
             panic!("the planner plans {intent:?} {slots:?}");
         };
         Plan {
