@@ -179,16 +179,6 @@ impl Planner {
         })
     }
 
-    /// Decides what to do about a recognised request, without proposing.
-    pub async fn decide(
-        &self,
-        plan_id: &str,
-        recognition: &Recognition,
-    ) -> Result<Decision, PlannerError> {
-        let context = self.context().await?;
-        Ok(decide(plan_id, recognition, &context))
-    }
-
     /// Plans `request`: a plan is proposed to `plan-<id>` under the
     /// policies' approval; anything else is returned.
     #[tracing::instrument(skip_all, fields(plan_id, actor = %request.actor))]
