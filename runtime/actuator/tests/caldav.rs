@@ -217,16 +217,7 @@ async fn a_server_that_is_down_is_a_transient_failure_and_the_next_attempt_succe
     );
 
     let server = Radicale::start(port);
-    let made = reqwest::Client::new()
-        .request(
-            reqwest::Method::from_bytes(b"MKCALENDAR").expect("a method"),
-            &collection,
-        )
-        .basic_auth(RADICALE_USER, Some(RADICALE_PASSWORD))
-        .send()
-        .await
-        .expect("MKCALENDAR answered");
-    assert_eq!(made.status(), 201, "{}", server.log());
+    assert_eq!(support::calendar_collection(&server).await, collection);
     caldav
         .execute(&dentist(&uid), "cmd-1")
         .await
