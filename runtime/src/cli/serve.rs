@@ -529,9 +529,7 @@ async fn actuator(
         let mut http = HttpConfig::allowing(&config.http_allowed_origins)
             .map_err(|e| Failure::Input(format!("configuration `http_allowed_origins`: {e}")))?;
         let vault = CredentialVault::new(opened.store.clone());
-        if let Some(sealed) = vault.open("http").await? {
-            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `http` entry: {e}")))?;
+        if let Some(secret) = vault_secret(&vault, "http").await? {
             let credentials = match (secret.token.clone(), secret.username.clone()) {
                 (Some(token), _) => Some(HttpCredentials::Bearer(token)),
                 (None, Some(user)) => Some(HttpCredentials::Basic(
@@ -565,14 +563,9 @@ async fn remote_model(config: &Config, opened: &Opened) -> Result<Option<RemoteM
         Failure::Input("configuration `llm_model`: name the model to ask at `llm_url`".to_owned())
     })?;
     let vault = CredentialVault::new(opened.store.clone());
-    let api_key = match vault.open("llm").await? {
-        Some(sealed) => {
-            let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-                .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `llm` entry: {e}")))?;
-            secret.token.clone().or_else(|| secret.password.clone())
-        }
-        None => None,
-    };
+    let api_key = vault_secret(&vault, "llm")
+        .await?
+        .and_then(|secret| secret.token.clone().or_else(|| secret.password.clone()));
     let remote = RemoteModel::new(RemoteConfig {
         endpoint: url.clone(),
         model,
@@ -600,17 +593,28 @@ async fn mqtt_broker(config: &Config, opened: &Opened) -> Result<Option<MqttConf
     Ok(Some(mqtt))
 }
 
+/// The vault's entry `name`, opened, if it holds one.
+async fn vault_secret(
+    vault: &CredentialVault,
+    name: &str,
+) -> Result<Option<steward_http::probe::Secret>, Failure> {
+    let Some(sealed) = vault.open(name).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&sealed)
+        .map(Some)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `{name}` entry: {e}")))
+}
+
 /// The user name and password in the vault's entry `name`, if it holds one
 /// with a user name (a token stands in for a missing password).
 async fn vault_credentials(
     vault: &CredentialVault,
     name: &str,
 ) -> Result<Option<(String, String)>, Failure> {
-    let Some(sealed) = vault.open(name).await? else {
+    let Some(secret) = vault_secret(vault, name).await? else {
         return Ok(None);
     };
-    let secret: steward_http::probe::Secret = serde_json::from_slice(&sealed)
-        .map_err(|e| Failure::Other(anyhow::anyhow!("the vault's `{name}` entry: {e}")))?;
     Ok(secret.username.clone().map(|username| {
         let password = secret
             .password
