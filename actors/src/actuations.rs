@@ -17,11 +17,11 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use steward_events::domain::actuations::PlanStepRef;
 use steward_events::domain::actuations::{
     ActuationEvent, ActuationFailed, ActuationRequested, ActuationSimulated, ActuationStarted,
     ActuationSucceeded,
 };
+pub use steward_events::domain::actuations::{PlanStepRef, ReplyRef};
 
 use crate::aggregate::{Aggregate, Context, Rejection, ensure};
 use crate::catalog::Visitor;
@@ -61,6 +61,9 @@ pub enum ActuationCommand {
         /// The plan step it carries out, if any.
         #[serde(default)]
         plan_step: Option<PlanStepRef>,
+        /// The reply it sends, if any: its outcome goes back to the message.
+        #[serde(default)]
+        reply: Option<ReplyRef>,
         /// Record what would be done; do nothing.
         #[serde(default)]
         dry_run: bool,
@@ -196,6 +199,7 @@ impl Aggregate for Actuation {
                 integration,
                 action,
                 plan_step,
+                reply,
                 dry_run,
                 max_attempts,
             } => {
@@ -205,6 +209,7 @@ impl Aggregate for Actuation {
                     let same = existing.integration == integration
                         && existing.action == action
                         && existing.plan_step == plan_step
+                        && existing.reply == reply
                         && existing.dry_run == dry_run
                         && existing.max_attempts == max_attempts;
                     ensure(same, "actuation_exists", || {
@@ -227,6 +232,7 @@ impl Aggregate for Actuation {
                     integration,
                     action,
                     plan_step,
+                    reply,
                     dry_run,
                     max_attempts,
                     requested_at: context.now,
@@ -278,6 +284,7 @@ impl Aggregate for Actuation {
                 Ok(vec![ActuationEvent::Succeeded(ActuationSucceeded {
                     attempt,
                     plan_step: self.requested()?.plan_step.clone(),
+                    reply: self.requested()?.reply.clone(),
                     result,
                     latency_ms,
                 })])
@@ -299,6 +306,7 @@ impl Aggregate for Actuation {
                 Ok(vec![ActuationEvent::Failed(ActuationFailed {
                     attempt,
                     plan_step: request.plan_step.clone(),
+                    reply: request.reply.clone(),
                     error,
                     retry_at,
                     latency_ms,
@@ -324,6 +332,7 @@ impl Aggregate for Actuation {
                 Ok(vec![ActuationEvent::Failed(ActuationFailed {
                     attempt: self.attempts,
                     plan_step: request.plan_step.clone(),
+                    reply: request.reply.clone(),
                     error,
                     retry_at: None,
                     latency_ms: 0,
@@ -339,6 +348,7 @@ impl Aggregate for Actuation {
                 }
                 Ok(vec![ActuationEvent::Simulated(ActuationSimulated {
                     plan_step: request.plan_step.clone(),
+                    reply: request.reply.clone(),
                     would,
                 })])
             }

@@ -3,7 +3,9 @@
 //! Each received message is its own aggregate ([`Message`],
 //! `message-<message_id>`): a command on one message loads that message
 //! only, however large the mailbox grows. The person's triage rules are one
-//! aggregate per mailbox ([`TriageRules`], `triagerules-<account>`).
+//! aggregate per mailbox ([`TriageRules`], `triagerules-<account>`), and so
+//! is how far the mail integration has read the mailbox at its server
+//! ([`Mailbox`], `mailbox-<account>`).
 //!
 //! Triage by rule is a saga's job: on `MessageReceived` it reads the
 //! mailbox's rules, calls [`apply_rules`] and sends the decision's
@@ -21,11 +23,11 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use steward_events::domain::inbox::{
-    Correspondent, MessageArchived, MessageEvent, MessageLabelled, MessageReceived,
-    MessageSnoozeEnded, MessageSnoozed, MessageTriaged, MessageUnarchived, MessageUnlabelled,
-    Priority, ReplyDraftDiscarded, ReplyDrafted, ReplySendFailed, ReplySendRequested, ReplySent,
-    TriageCategory, TriageCondition, TriageDecider, TriageRuleAdded, TriageRuleRemoved,
-    TriageRulesEvent, TriageRulesReordered,
+    Correspondent, MailboxEvent, MailboxSynced, MessageArchived, MessageEvent, MessageLabelled,
+    MessageReceived, MessageSnoozeEnded, MessageSnoozed, MessageTriaged, MessageUnarchived,
+    MessageUnlabelled, Priority, ReplyDraftDiscarded, ReplyDrafted, ReplySendFailed,
+    ReplySendRequested, ReplySent, TriageCategory, TriageCondition, TriageDecider, TriageRuleAdded,
+    TriageRuleRemoved, TriageRulesEvent, TriageRulesReordered,
 };
 
 use crate::aggregate::{Aggregate, Context, Rejection, ensure};
@@ -35,6 +37,7 @@ use crate::catalog::Visitor;
 pub(crate) fn visit<V: Visitor>(visitor: &mut V) {
     visitor.visit::<Message>();
     visitor.visit::<TriageRules>();
+    visitor.visit::<Mailbox>();
 }
 
 /// The longest id (message, thread, account, draft, rule) accepted: a
@@ -58,6 +61,35 @@ fn id(kind: &str, value: &str) -> Result<String, Rejection> {
             && !value.chars().any(|c| c.is_whitespace() || c.is_control()),
         "id_invalid",
         || format!("a {kind} is 1 to {MAX_ID_LEN} characters without spaces, not `{value}`"),
+    )?;
+    Ok(value.to_owned())
+}
+
+/// The longest `Message-ID` accepted; real ones are well under 100.
+const MAX_INTERNET_ID_LEN: usize = 500;
+
+/// A `Message-ID` header without its angle brackets: printable ASCII, no
+/// white space, as RFC 5322 has it, so that it goes back out in a reply's
+/// `In-Reply-To` exactly as it came.
+fn internet_id(value: &str) -> Result<String, Rejection> {
+    let value = value.trim();
+    let value = value
+        .strip_prefix('<')
+        .and_then(|inner| inner.strip_suffix('>'))
+        .unwrap_or(value);
+    ensure(
+        !value.is_empty()
+            && value.len() <= MAX_INTERNET_ID_LEN
+            && value
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '<' && c != '>'),
+        "internet_message_id_invalid",
+        || {
+            format!(
+                "a Message-ID is 1 to {MAX_INTERNET_ID_LEN} printable ASCII characters without \
+                 spaces (`<id@host>`)"
+            )
+        },
     )?;
     Ok(value.to_owned())
 }
@@ -149,6 +181,9 @@ pub enum MessageCommand {
         /// Its size in bytes.
         #[serde(default)]
         size_bytes: u64,
+        /// Its `Message-ID` header, with or without the angle brackets.
+        #[serde(default)]
+        internet_message_id: Option<String>,
     },
     /// Put the message in a category. A person's triage is never replaced
     /// by a rule's or a model's: those are then accepted and change nothing.
@@ -306,6 +341,8 @@ pub struct Message {
     pub received_at: Option<DateTime<Utc>>,
     /// Whether it has a `List-Unsubscribe` header.
     pub has_list_unsubscribe: bool,
+    /// Its `Message-ID` header, without the angle brackets.
+    pub internet_message_id: Option<String>,
     /// Its triage, once triaged.
     pub triage: Option<Triage>,
     /// Whether it is archived.
@@ -498,7 +535,8 @@ fn looks_like_address(address: &str) -> bool {
 impl Aggregate for Message {
     const CATEGORY: &'static str = "message";
     const DOMAIN: &'static str = "inbox";
-    const STATE_VERSION: u32 = 1;
+    // 2: the message's `Message-ID`.
+    const STATE_VERSION: u32 = 2;
     type Command = MessageCommand;
     type Event = MessageEvent;
 
@@ -524,6 +562,7 @@ impl Aggregate for Message {
                 received_at,
                 has_list_unsubscribe,
                 size_bytes,
+                internet_message_id,
             } => {
                 let message_id = id("message id", &message_id)?;
                 if self.received {
@@ -556,6 +595,9 @@ impl Aggregate for Message {
                     received_at,
                     has_list_unsubscribe,
                     size_bytes,
+                    internet_message_id: internet_message_id
+                        .map(|id| internet_id(&id))
+                        .transpose()?,
                 })])
             }
             MessageCommand::Triage {
@@ -649,6 +691,7 @@ impl Aggregate for Message {
                     account: self.account.clone(),
                     thread_id: self.thread_id.clone(),
                     in_reply_to: self.message_id.clone(),
+                    in_reply_to_internet_id: self.internet_message_id.clone(),
                     to: reply.to.clone(),
                     cc: reply.cc.clone(),
                     subject: reply.subject.clone(),
@@ -712,6 +755,7 @@ impl Aggregate for Message {
                 self.subject.clone_from(&e.subject);
                 self.received_at = Some(e.received_at);
                 self.has_list_unsubscribe = e.has_list_unsubscribe;
+                self.internet_message_id.clone_from(&e.internet_message_id);
             }
             MessageEvent::Triaged(e) => {
                 self.triage = Some(Triage {
@@ -987,6 +1031,117 @@ impl Aggregate for TriageRules {
                         .unwrap_or(usize::MAX)
                 };
                 self.rules.sort_by_key(rank);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ mailbox sync
+
+/// Commands to a mailbox's sync (`mailbox-<account>`).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(tag = "command_type", content = "data", deny_unknown_fields)]
+pub enum MailboxCommand {
+    /// The mail integration handed the folder's messages up to `last_uid`
+    /// to the inbox. Reporting a point already passed changes nothing; a new
+    /// `uid_validity` (the server renumbered the folder) starts over.
+    RecordSync {
+        /// The folder (`INBOX`).
+        folder: String,
+        /// The folder's UIDVALIDITY.
+        uid_validity: u32,
+        /// The highest UID handed on.
+        last_uid: u32,
+        /// How many messages were handed on.
+        #[serde(default)]
+        messages: u32,
+    },
+}
+
+/// How far the mail integration has read a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderSync {
+    /// The folder's UIDVALIDITY when it was read.
+    pub uid_validity: u32,
+    /// The highest UID read.
+    pub last_uid: u32,
+}
+
+/// How far the mail integration has read a mailbox at its server, folder by
+/// folder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Each folder read, by name.
+    pub folders: BTreeMap<String, FolderSync>,
+}
+
+impl Mailbox {
+    /// Where to go on reading `folder` whose UIDVALIDITY is now
+    /// `uid_validity`: after the last UID read, or from the start when the
+    /// folder was never read or has been renumbered since.
+    pub fn resume_after(&self, folder: &str, uid_validity: u32) -> u32 {
+        self.folders
+            .get(folder)
+            .filter(|sync| sync.uid_validity == uid_validity)
+            .map_or(0, |sync| sync.last_uid)
+    }
+}
+
+impl Aggregate for Mailbox {
+    const CATEGORY: &'static str = "mailbox";
+    const DOMAIN: &'static str = "inbox";
+    const STATE_VERSION: u32 = 1;
+    type Command = MailboxCommand;
+    type Event = MailboxEvent;
+
+    fn decide(
+        &self,
+        command: MailboxCommand,
+        context: &Context,
+    ) -> Result<Vec<MailboxEvent>, Rejection> {
+        match command {
+            MailboxCommand::RecordSync {
+                folder,
+                uid_validity,
+                last_uid,
+                messages,
+            } => {
+                let folder = folder.trim().to_owned();
+                ensure(
+                    !folder.is_empty() && folder.len() <= MAX_ID_LEN,
+                    "folder_invalid",
+                    || format!("name the folder, in at most {MAX_ID_LEN} bytes"),
+                )?;
+                ensure(uid_validity > 0, "uid_validity_invalid", || {
+                    "a folder's UIDVALIDITY is a positive number".to_owned()
+                })?;
+                let already = self.folders.get(&folder).is_some_and(|read| {
+                    read.uid_validity == uid_validity && read.last_uid >= last_uid
+                });
+                if already {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![MailboxEvent::Synced(MailboxSynced {
+                    folder,
+                    uid_validity,
+                    last_uid,
+                    messages,
+                    synced_at: context.now,
+                })])
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &MailboxEvent) {
+        match event {
+            MailboxEvent::Synced(e) => {
+                self.folders.insert(
+                    e.folder.clone(),
+                    FolderSync {
+                        uid_validity: e.uid_validity,
+                        last_uid: e.last_uid,
+                    },
+                );
             }
         }
     }

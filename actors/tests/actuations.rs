@@ -31,6 +31,7 @@ fn request(dry_run: bool, max_attempts: Option<u32>) -> ActuationCommand {
         integration: " mqtt ".into(),
         action: action(),
         plan_step: Some(step()),
+        reply: None,
         dry_run,
         max_attempts,
     }
@@ -41,6 +42,7 @@ fn requested(dry_run: bool, max_attempts: u32) -> ActuationEvent {
         integration: "mqtt".into(),
         action: action(),
         plan_step: Some(step()),
+        reply: None,
         dry_run,
         max_attempts,
         requested_at: now(),
@@ -58,6 +60,7 @@ fn failed(attempt: u32, retry_at: Option<DateTime<Utc>>) -> ActuationEvent {
     ActuationEvent::Failed(ActuationFailed {
         attempt,
         plan_step: Some(step()),
+        reply: None,
         error: "connection refused".into(),
         retry_at,
         latency_ms: 3,
@@ -93,6 +96,7 @@ fn an_actuation_is_requested_once() {
             integration: "mqtt".into(),
             action: json!("off"),
             plan_step: None,
+            reply: None,
             dry_run: false,
             max_attempts: None,
         })
@@ -107,6 +111,7 @@ fn a_successful_attempt_finishes_it() {
     let success = ActuationEvent::Succeeded(ActuationSucceeded {
         attempt: 1,
         plan_step: Some(step()),
+        reply: None,
         result: json!({"packet_id": 7}),
         latency_ms: 4,
     });
@@ -221,6 +226,7 @@ fn a_dry_run_is_simulated_and_never_attempted() {
         })
         .then([ActuationEvent::Simulated(ActuationSimulated {
             plan_step: Some(step()),
+            reply: None,
             would: would.clone(),
         })]);
     assert_eq!(actuation.status, ActuationStatus::Simulated);
@@ -234,6 +240,7 @@ fn an_action_that_cannot_be_carried_out_is_refused_without_an_attempt() {
     let refused = ActuationEvent::Failed(ActuationFailed {
         attempt: 0,
         plan_step: Some(step()),
+        reply: None,
         error: "no integration named `zigbee` is configured".into(),
         retry_at: None,
         latency_ms: 0,

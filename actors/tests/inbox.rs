@@ -6,17 +6,17 @@ use serde_json::json;
 use steward_actors::Aggregate as _;
 use steward_actors::command::CommandEnvelope;
 use steward_actors::inbox::{
-    MAX_TRIAGE_RULES, Message, MessageCommand, MessageFields, ReplyStatus, TriageDecision,
-    TriageRules, TriageRulesCommand, apply_rules,
+    MAX_TRIAGE_RULES, Mailbox, MailboxCommand, Message, MessageCommand, MessageFields, ReplyStatus,
+    TriageDecision, TriageRules, TriageRulesCommand, apply_rules,
 };
 use steward_actors::testing::{default_now, given, live_and_replayed};
 use steward_events::StreamId;
 use steward_events::domain::inbox::{
-    Correspondent, MessageArchived, MessageEvent, MessageLabelled, MessageReceived,
-    MessageSnoozeEnded, MessageSnoozed, MessageTriaged, MessageUnarchived, MessageUnlabelled,
-    Priority, ReplyDraftDiscarded, ReplyDrafted, ReplySendFailed, ReplySendRequested, ReplySent,
-    TriageCategory, TriageCondition, TriageDecider, TriageRuleAdded, TriageRuleRemoved,
-    TriageRulesEvent, TriageRulesReordered,
+    Correspondent, MailboxEvent, MailboxSynced, MessageArchived, MessageEvent, MessageLabelled,
+    MessageReceived, MessageSnoozeEnded, MessageSnoozed, MessageTriaged, MessageUnarchived,
+    MessageUnlabelled, Priority, ReplyDraftDiscarded, ReplyDrafted, ReplySendFailed,
+    ReplySendRequested, ReplySent, TriageCategory, TriageCondition, TriageDecider, TriageRuleAdded,
+    TriageRuleRemoved, TriageRulesEvent, TriageRulesReordered,
 };
 use steward_events::domain::{DomainEvent, EventSet};
 
@@ -53,6 +53,7 @@ fn received_event() -> MessageReceived {
         received_at: server_time(),
         has_list_unsubscribe: false,
         size_bytes: 2048,
+        internet_message_id: Some("q3-report@example.org".into()),
     }
 }
 
@@ -74,6 +75,8 @@ fn receive() -> MessageCommand {
         received_at: e.received_at,
         has_list_unsubscribe: e.has_list_unsubscribe,
         size_bytes: e.size_bytes,
+        // As the header has it: the angle brackets come off.
+        internet_message_id: Some(" <q3-report@example.org> ".into()),
     }
 }
 
@@ -149,6 +152,7 @@ fn send_requested(draft_id: &str) -> MessageEvent {
         account: "personal".into(),
         thread_id: "t1".into(),
         in_reply_to: "m1".into(),
+        in_reply_to_internet_id: Some("q3-report@example.org".into()),
         to: vec![jane()],
         cc: vec![],
         subject: "Re: Quarterly report".into(),
@@ -223,6 +227,7 @@ fn receiving_tidies_addresses_and_defaults_the_thread_to_the_message() {
             received_at: server_time(),
             has_list_unsubscribe: true,
             size_bytes: 0,
+            internet_message_id: None,
         })
         .then([MessageEvent::Received(MessageReceived {
             message_id: "m1".into(),
@@ -236,6 +241,7 @@ fn receiving_tidies_addresses_and_defaults_the_thread_to_the_message() {
             received_at: server_time(),
             has_list_unsubscribe: true,
             size_bytes: 0,
+            internet_message_id: None,
         })]);
 }
 
@@ -257,6 +263,7 @@ fn receiving_another_message_into_the_stream_is_refused() {
         received_at,
         has_list_unsubscribe,
         size_bytes,
+        internet_message_id,
         ..
     } = receive()
     else {
@@ -275,6 +282,7 @@ fn receiving_another_message_into_the_stream_is_refused() {
             received_at,
             has_list_unsubscribe,
             size_bytes,
+            internet_message_id,
         })
         .then_rejected("message_id_mismatch");
 }
@@ -291,6 +299,7 @@ fn receiving_needs_ids_and_a_sender() {
             received_at,
             has_list_unsubscribe,
             size_bytes,
+            internet_message_id,
             ..
         } = receive()
         else {
@@ -308,6 +317,7 @@ fn receiving_needs_ids_and_a_sender() {
             received_at,
             has_list_unsubscribe,
             size_bytes,
+            internet_message_id,
         }
     };
     given::<Message>([])
@@ -1447,6 +1457,137 @@ fn rules_command() -> impl Strategy<Value = TriageRulesCommand> {
                 rule_ids: ids[..len].iter().map(|id| (*id).to_owned()).collect(),
             }),
     ]
+}
+
+// ------------------------------------------------------- message id header
+
+#[test]
+fn a_message_id_header_that_could_not_go_back_out_in_a_reply_is_refused() {
+    let with = |internet_id: &str| {
+        let MessageCommand::Receive {
+            message_id,
+            account,
+            thread_id,
+            from,
+            to,
+            cc,
+            subject,
+            body_text,
+            received_at,
+            has_list_unsubscribe,
+            size_bytes,
+            ..
+        } = receive()
+        else {
+            unreachable!("receive() builds a Receive")
+        };
+        MessageCommand::Receive {
+            message_id,
+            account,
+            thread_id,
+            from,
+            to,
+            cc,
+            subject,
+            body_text,
+            received_at,
+            has_list_unsubscribe,
+            size_bytes,
+            internet_message_id: Some(internet_id.into()),
+        }
+    };
+    for bad in [
+        "<>",
+        "two words@example.org",
+        "<a@b\r\nBcc: x@y>",
+        "é@example.org",
+    ] {
+        given::<Message>([])
+            .when(with(bad))
+            .then_rejected("internet_message_id_invalid");
+    }
+    let long = format!("{}@example.org", "a".repeat(500));
+    given::<Message>([])
+        .when(with(&long))
+        .then_rejected("internet_message_id_invalid");
+}
+
+#[test]
+fn a_send_request_carries_the_message_id_header_it_answers() {
+    given::<Message>([received(), drafted("d1")])
+        .when(MessageCommand::RequestSend {
+            draft_id: "d1".into(),
+        })
+        .then([send_requested("d1")]);
+}
+
+// ----------------------------------------------------------- mailbox sync
+
+fn synced(uid_validity: u32, last_uid: u32, messages: u32) -> MailboxEvent {
+    MailboxEvent::Synced(MailboxSynced {
+        folder: "INBOX".into(),
+        uid_validity,
+        last_uid,
+        messages,
+        synced_at: now(),
+    })
+}
+
+fn record_sync(uid_validity: u32, last_uid: u32, messages: u32) -> MailboxCommand {
+    MailboxCommand::RecordSync {
+        folder: " INBOX ".into(),
+        uid_validity,
+        last_uid,
+        messages,
+    }
+}
+
+#[test]
+fn a_mailbox_resumes_after_the_last_message_read_while_its_numbering_holds() {
+    let mailbox = given::<Mailbox>([])
+        .when(record_sync(7, 12, 12))
+        .then([synced(7, 12, 12)]);
+    assert_eq!(mailbox.resume_after("INBOX", 7), 12);
+    assert_eq!(
+        mailbox.resume_after("INBOX", 8),
+        0,
+        "renumbered by the server: read it all again"
+    );
+    assert_eq!(mailbox.resume_after("Archive", 7), 0, "never read");
+
+    let mailbox = given::<Mailbox>([synced(7, 12, 12)])
+        .when(record_sync(7, 15, 3))
+        .then([synced(7, 15, 3)]);
+    assert_eq!(mailbox.resume_after("INBOX", 7), 15);
+}
+
+#[test]
+fn a_sync_point_already_passed_changes_nothing_and_a_new_numbering_starts_over() {
+    given::<Mailbox>([synced(7, 12, 12)])
+        .when(record_sync(7, 12, 0))
+        .then([]);
+    given::<Mailbox>([synced(7, 12, 12)])
+        .when(record_sync(7, 9, 1))
+        .then([]);
+    let mailbox = given::<Mailbox>([synced(7, 12, 12)])
+        .when(record_sync(9, 4, 4))
+        .then([synced(9, 4, 4)]);
+    assert_eq!(mailbox.resume_after("INBOX", 9), 4);
+}
+
+#[test]
+fn a_sync_names_its_folder_and_a_real_numbering() {
+    given::<Mailbox>([])
+        .when(MailboxCommand::RecordSync {
+            folder: "  ".into(),
+            uid_validity: 7,
+            last_uid: 1,
+            messages: 1,
+        })
+        .then_rejected("folder_invalid");
+    given::<Mailbox>([])
+        .when(record_sync(0, 1, 1))
+        .then_rejected("uid_validity_invalid");
 }
 
 proptest! {

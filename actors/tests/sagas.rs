@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::{Value, json};
-use steward_actors::actuations::{Actuation, PlanStepRef};
+use steward_actors::actuations::{Actuation, ActuationCommand, PlanStepRef, ReplyRef};
 use steward_actors::appointments::{Appointment, AppointmentCommand};
 use steward_actors::calendar::{Calendar, CalendarCommand};
 use steward_actors::goals::{Goal, GoalCommand};
@@ -18,8 +18,8 @@ use steward_actors::plans::{
     ApprovalPolicy, Autonomy, ModelLocation, Plan, PlanCommand, PlannerModel,
 };
 use steward_actors::saga::{
-    ConfirmationEmails, LowStock, MaintenanceCalendar, PlanSteps, Reaction, Saga, SagaConfig,
-    Timers, TravelCalendar, steward_sagas,
+    ConfirmationEmails, LowStock, MaintenanceCalendar, PlanSteps, Reaction, ReplyMail, Saga,
+    SagaConfig, Timers, TravelCalendar, steward_sagas,
 };
 use steward_actors::testing::{default_now, given, recorded};
 use steward_actors::timers::Timer;
@@ -41,7 +41,9 @@ use steward_events::domain::groceries::{
 use steward_events::domain::home::{
     HomeEvent, RoutineDefined, RoutineEnabled, RoutineRan, RoutineTrigger, Weekday as HomeWeekday,
 };
-use steward_events::domain::inbox::{Correspondent, MessageEvent, MessageReceived, MessageSnoozed};
+use steward_events::domain::inbox::{
+    Correspondent, MessageEvent, MessageReceived, MessageSnoozed, ReplySendRequested,
+};
 use steward_events::domain::maintenance::{
     AssetEvent, DueBecause, MaintenanceInterval, MaintenanceTaskAdded, MaintenanceTaskDone,
     MaintenanceTaskFellDue,
@@ -198,7 +200,7 @@ fn schedule_reaction(
 // ------------------------------------------------------------ the sagas
 
 #[test]
-fn steward_runs_six_sagas_with_stream_safe_names() {
+fn steward_runs_seven_sagas_with_stream_safe_names() {
     let sagas = steward_sagas(&SagaConfig::default());
     let names: Vec<&str> = sagas.iter().map(|s| s.name()).collect();
     assert_eq!(
@@ -209,7 +211,8 @@ fn steward_runs_six_sagas_with_stream_safe_names() {
             "low_stock",
             "maintenance_calendar",
             "timers",
-            "plan_steps"
+            "plan_steps",
+            "reply_mail"
         ]
     );
     for name in names {
@@ -601,6 +604,7 @@ fn received(message_id: &str, fixture_name: &str) -> RecordedEvent {
             received_at: default_now(),
             has_list_unsubscribe: false,
             size_bytes: 4096,
+            internet_message_id: None,
         }),
         default_now(),
     )
@@ -1453,6 +1457,7 @@ fn an_actuations_outcome_goes_back_to_its_plan_step() {
     let succeeded = in_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
         attempt: 2,
         plan_step: plan_step(),
+        reply: None,
         result: json!({"packet_id": 3}),
         latency_ms: 4,
     }));
@@ -1476,6 +1481,7 @@ fn an_actuations_outcome_goes_back_to_its_plan_step() {
 
     let simulated = in_actuation(ActuationEvent::Simulated(ActuationSimulated {
         plan_step: plan_step(),
+        reply: None,
         would: json!({"topic": "t"}),
     }));
     let reactions = react(&PlanSteps, &simulated);
@@ -1491,6 +1497,7 @@ fn an_actuations_outcome_goes_back_to_its_plan_step() {
         in_actuation(ActuationEvent::Failed(ActuationFailed {
             attempt: 5,
             plan_step: plan_step(),
+            reply: None,
             error: "connection refused".into(),
             retry_at,
             latency_ms: 2,
@@ -1524,8 +1531,176 @@ fn an_actuations_outcome_goes_back_to_its_plan_step() {
     let alone = in_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
         attempt: 1,
         plan_step: None,
+        reply: None,
         result: json!({}),
         latency_ms: 1,
     }));
     assert_eq!(react(&PlanSteps, &alone), []);
+}
+
+// ------------------------------------------------------------- reply_mail
+
+fn send_requested(internet_id: Option<&str>) -> RecordedEvent {
+    recorded_in::<Message>(
+        "message-m-1",
+        MessageEvent::ReplySendRequested(ReplySendRequested {
+            draft_id: "d1".into(),
+            account: "me@example.org".into(),
+            thread_id: "t-1".into(),
+            in_reply_to: "m-1".into(),
+            in_reply_to_internet_id: internet_id.map(Into::into),
+            to: vec![Correspondent {
+                address: "dana@example.org".into(),
+                name: Some("Dana".into()),
+            }],
+            cc: vec![Correspondent::address("lee@example.org")],
+            subject: "Re: Lunch".into(),
+            body_text: "Thursday works.".into(),
+            requested_at: default_now(),
+        }),
+        default_now(),
+    )
+}
+
+fn reply() -> Option<ReplyRef> {
+    Some(ReplyRef {
+        message_id: "m-1".into(),
+        draft_id: "d1".into(),
+    })
+}
+
+#[test]
+fn a_reply_asked_to_be_sent_becomes_a_mail_for_the_actuator_threaded_under_its_message() {
+    let requested = send_requested(Some("lunch-1@example.org"));
+    let reactions = react(&ReplyMail, &requested);
+    assert_eq!(reactions.len(), 1);
+    assert_eq!(
+        reactions[0].stream_id.as_str(),
+        format!("actuation-reply-{}", requested.event_id),
+        "each send request is an actuation of its own"
+    );
+    assert_eq!(
+        command::<Actuation>(&ReplyMail, &requested, &reactions[0]),
+        ActuationCommand::RequestActuation {
+            integration: "smtp".into(),
+            action: json!({
+                "account": "me@example.org",
+                "to": [{"address": "dana@example.org", "name": "Dana"}],
+                "cc": [{"address": "lee@example.org", "name": null}],
+                "subject": "Re: Lunch",
+                "body_text": "Thursday works.",
+                "in_reply_to": "lunch-1@example.org",
+                "references": ["lunch-1@example.org"],
+            }),
+            plan_step: None,
+            reply: reply(),
+            dry_run: false,
+            max_attempts: None,
+        }
+    );
+
+    // A message that came without a Message-ID threads under nothing.
+    let unthreaded = send_requested(None);
+    let reactions = react(&ReplyMail, &unthreaded);
+    let action = &reactions[0].data["action"];
+    assert_eq!(action["in_reply_to"], Value::Null);
+    assert_eq!(action["references"], json!([]));
+
+    // Erased before it was sent: no recipients left, which the mail
+    // integration refuses, so nothing goes out to anyone.
+    let reactions = react(&ReplyMail, &erased(requested));
+    assert_eq!(reactions[0].data["action"]["to"], json!([]));
+    assert_eq!(reactions[0].data["action"]["body_text"], json!(""));
+}
+
+fn in_reply_actuation(event: ActuationEvent) -> RecordedEvent {
+    recorded_in::<Actuation>("actuation-reply-1", event, at("2026-03-01T09:30:00Z"))
+}
+
+#[test]
+fn a_sent_or_failed_reply_goes_back_to_its_message() {
+    let succeeded = in_reply_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
+        attempt: 1,
+        plan_step: None,
+        reply: reply(),
+        result: json!({"message_id": "steward.abc@example.org"}),
+        latency_ms: 12,
+    }));
+    let reactions = react(&ReplyMail, &succeeded);
+    assert_eq!(
+        command::<Message>(&ReplyMail, &succeeded, &reactions[0]),
+        MessageCommand::RecordSent {
+            draft_id: "d1".into(),
+            sent_message_id: Some("steward.abc@example.org".into()),
+            sent_at: at("2026-03-01T09:30:00Z"),
+        }
+    );
+    assert_eq!(reactions[0].stream_id, stream("message-m-1"));
+
+    let failed = |retry_at: Option<DateTime<Utc>>| {
+        in_reply_actuation(ActuationEvent::Failed(ActuationFailed {
+            attempt: 5,
+            plan_step: None,
+            reply: reply(),
+            error: "the mail server is unreachable".into(),
+            retry_at,
+            latency_ms: 2,
+        }))
+    };
+    assert_eq!(react(&ReplyMail, &failed(Some(default_now()))), []);
+    let final_failure = failed(None);
+    let reactions = react(&ReplyMail, &final_failure);
+    assert_eq!(
+        command::<Message>(&ReplyMail, &final_failure, &reactions[0]),
+        MessageCommand::RecordSendFailed {
+            draft_id: "d1".into(),
+            reason: "the mail server is unreachable".into(),
+        }
+    );
+    let reactions = react(&ReplyMail, &erased(final_failure.clone()));
+    assert_eq!(
+        command::<Message>(&ReplyMail, &final_failure, &reactions[0]),
+        MessageCommand::RecordSendFailed {
+            draft_id: "d1".into(),
+            reason: "sending failed at attempt 5".into(),
+        }
+    );
+
+    let simulated = in_reply_actuation(ActuationEvent::Simulated(ActuationSimulated {
+        plan_step: None,
+        reply: reply(),
+        would: json!({}),
+    }));
+    let reactions = react(&ReplyMail, &simulated);
+    assert!(matches!(
+        command::<Message>(&ReplyMail, &simulated, &reactions[0]),
+        MessageCommand::RecordSendFailed { .. }
+    ));
+
+    // Actuations that send no reply (a plan's MQTT step) are not its business.
+    let plan_step = in_reply_actuation(ActuationEvent::Succeeded(ActuationSucceeded {
+        attempt: 1,
+        plan_step: plan_step(),
+        reply: None,
+        result: json!({}),
+        latency_ms: 1,
+    }));
+    assert_eq!(react(&ReplyMail, &plan_step), []);
+}
+
+#[test]
+fn a_reply_sent_twice_over_by_a_restarted_saga_is_one_actuation_and_one_sent_record() {
+    // The runner sends each reaction under an id derived from the trigger:
+    // the same request seen again is the same actuation command, which the
+    // actuation takes as a repeat.
+    let requested = send_requested(Some("lunch-1@example.org"));
+    let reactions = react(&ReplyMail, &requested);
+    let request = command::<Actuation>(&ReplyMail, &requested, &reactions[0]);
+    let mut requested_events = Vec::new();
+    given::<Actuation>([])
+        .when(request.clone())
+        .then_matches(|events| requested_events = events.to_vec());
+    assert_eq!(requested_events.len(), 1);
+    // Asked again the same, it changes nothing.
+    given::<Actuation>(requested_events).when(request).then([]);
 }

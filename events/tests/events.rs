@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
+use steward_events::domain::actuations::ActuationRequested;
 use steward_events::domain::home::DeviceStateReported;
 use steward_events::domain::travel::ReservationConfirmed;
 use steward_events::domain::{self, DomainEvent};
@@ -161,4 +162,45 @@ fn a_reservation_confirmation_is_about_its_travellers() {
         .expect("plain");
     assert_eq!(personal["travellers"], json!(["Dana", "Sam Lee"]));
     assert!(new.data.get("travellers").is_none(), "names are personal");
+}
+
+#[test]
+fn a_mail_actuation_is_about_its_recipients_and_other_actions_about_no_one() {
+    let mail = ActuationRequested {
+        integration: "smtp".to_owned(),
+        action: json!({
+            "account": "me@example.org",
+            "to": [{"address": "Dana@Example.org", "name": "Dana"}],
+            "cc": [{"address": "lee@example.org"}, {"address": "dana@example.org"}],
+            "bcc": [{"address": "kim@example.org"}],
+            "subject": "Re: Lunch",
+        }),
+        plan_step: None,
+        reply: None,
+        dry_run: false,
+        max_attempts: 5,
+        requested_at: "2026-03-01T09:00:00Z".parse().expect("an instant"),
+    };
+    let subjects: Vec<String> = mail
+        .subjects()
+        .iter()
+        .map(|subject| subject.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "contact:dana@example.org",
+            "contact:kim@example.org",
+            "contact:lee@example.org"
+        ]
+    );
+    let new = domain::new_event(&mail).expect("serialises");
+    assert!(new.data.get("action").is_none(), "the mail is personal");
+
+    let publish = ActuationRequested {
+        integration: "mqtt".to_owned(),
+        action: json!({"topic": "zigbee2mqtt/lamp/set", "to": [{"address": "x@y.z"}]}),
+        ..mail
+    };
+    assert_eq!(publish.subjects(), []);
 }

@@ -22,6 +22,8 @@
 //!   sends the domain's timer command then;
 //! - [`plan_steps`]: what the actuator did for a plan's step goes back to
 //!   the plan;
+//! - [`reply_mail`]: a reply asked to be sent goes to the actuator as a
+//!   mail, and whether it went goes back to the message;
 //! - [`meeting_briefing`]: a lead time before each meeting with other
 //!   people in it, a briefing names the inbox threads with them (not in
 //!   [`steward_sagas`]: it reads the inbox, so its runner needs the read
@@ -50,6 +52,7 @@ pub mod low_stock;
 pub mod maintenance_calendar;
 pub mod meeting_briefing;
 pub mod plan_steps;
+pub mod reply_mail;
 pub mod timers;
 pub mod travel_calendar;
 
@@ -58,6 +61,7 @@ pub use low_stock::LowStock;
 pub use maintenance_calendar::MaintenanceCalendar;
 pub use meeting_briefing::{BriefingConfig, MeetingBriefing};
 pub use plan_steps::PlanSteps;
+pub use reply_mail::ReplyMail;
 pub use timers::Timers;
 pub use travel_calendar::TravelCalendar;
 
@@ -200,6 +204,7 @@ pub fn steward_sagas(config: &SagaConfig) -> Vec<Box<dyn Saga>> {
         Box::new(MaintenanceCalendar::new(config.calendar.clone())),
         Box::new(Timers),
         Box::new(PlanSteps),
+        Box::new(ReplyMail),
     ]
 }
 

@@ -12,12 +12,16 @@
 //! The action and the results can carry personal data (a mail's
 //! recipient, an event's title): they are sealed.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::DomainEvent;
+use super::inbox::contact_subject;
+use crate::ids::SubjectId;
 
 /// The plan step an actuation carries out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -27,6 +31,17 @@ pub struct PlanStepRef {
     pub plan_id: String,
     /// The step's index.
     pub step: u32,
+}
+
+/// The reply an actuation sends, so that its outcome goes back to the
+/// message replied to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRef {
+    /// The message replied to (`message-<message_id>`).
+    pub message_id: String,
+    /// The reply's draft.
+    pub draft_id: String,
 }
 
 /// The actuator was asked to carry out an action.
@@ -41,6 +56,9 @@ pub struct ActuationRequested {
     /// The plan step it belongs to, if a plan issued it.
     #[serde(default)]
     pub plan_step: Option<PlanStepRef>,
+    /// The reply it sends, if it sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyRef>,
     /// Record what would be done, do nothing.
     pub dry_run: bool,
     /// How many attempts at most.
@@ -53,6 +71,22 @@ impl DomainEvent for ActuationRequested {
     const EVENT_TYPE: &'static str = "ActuationRequested";
     const SCHEMA_VERSION: u16 = 1;
     const PERSONAL_FIELDS: &'static [&'static str] = &["action"];
+
+    /// A mail's recipients (`to`, `cc`, `bcc` of an `smtp` action), so that
+    /// erasing one of them erases the mail sent to them.
+    fn subjects(&self) -> Vec<SubjectId> {
+        if self.integration != "smtp" {
+            return Vec::new();
+        }
+        let recipients: BTreeSet<SubjectId> = ["to", "cc", "bcc"]
+            .iter()
+            .filter_map(|field| self.action.get(field)?.as_array())
+            .flatten()
+            .filter_map(|recipient| recipient.get("address")?.as_str())
+            .filter_map(contact_subject)
+            .collect();
+        recipients.into_iter().collect()
+    }
 }
 
 /// An attempt began.
@@ -80,6 +114,9 @@ pub struct ActuationSucceeded {
     /// of it from this event alone).
     #[serde(default)]
     pub plan_step: Option<PlanStepRef>,
+    /// The reply it sent, as requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyRef>,
     /// What the other side answered (a message id, an HTTP status and body).
     #[serde(default)]
     pub result: Value,
@@ -102,6 +139,9 @@ pub struct ActuationFailed {
     /// The plan step it was to carry out, as requested.
     #[serde(default)]
     pub plan_step: Option<PlanStepRef>,
+    /// The reply it was to send, as requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyRef>,
     /// What went wrong (servers' answers may quote addresses: sealed).
     #[serde(default)]
     pub error: String,
@@ -126,6 +166,9 @@ pub struct ActuationSimulated {
     /// The plan step it stood for, as requested.
     #[serde(default)]
     pub plan_step: Option<PlanStepRef>,
+    /// The reply it stood for, as requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyRef>,
     /// What the integration would have sent, in its words.
     #[serde(default)]
     pub would: Value,

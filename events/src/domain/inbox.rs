@@ -1,12 +1,14 @@
 //! Events of the inbox domain: mail received, triaged, put away and replied to.
 //!
-//! Two aggregates:
+//! Three aggregates:
 //! - a message (`message-<message_id>`), one stream per received message, so
 //!   that a command on one message never loads a whole mailbox: its arrival,
 //!   its triage, archive, snooze and labels, and the replies drafted to it up
 //!   to their sending (the actuator sends; it reports back);
 //! - a mailbox's triage rules (`triagerules-<account>`), the person's own
-//!   rules, applied in order to every message received.
+//!   rules, applied in order to every message received;
+//! - a mailbox's sync (`mailbox-<account>`): how far the mail integration
+//!   has read the mailbox at its server, so that it resumes there.
 //!
 //! Addresses, display names, subjects, bodies, drafts and free-text reasons
 //! are personal: they travel in the sealed part and default when erased.
@@ -212,6 +214,11 @@ pub struct MessageReceived {
     pub has_list_unsubscribe: bool,
     /// Its size in bytes, as the server counts it.
     pub size_bytes: u64,
+    /// Its `Message-ID` header, without the angle brackets, when it had one:
+    /// a reply names it in `In-Reply-To` and `References`, so the sender's
+    /// mail program threads the reply.
+    #[serde(default)]
+    pub internet_message_id: Option<String>,
 }
 
 impl DomainEvent for MessageReceived {
@@ -401,8 +408,12 @@ pub struct ReplySendRequested {
     pub account: String,
     /// The conversation the reply joins.
     pub thread_id: String,
-    /// The message replied to (for `In-Reply-To`).
+    /// The message replied to (Steward's id of it).
     pub in_reply_to: String,
+    /// The `Message-ID` header of the message replied to, when it had one
+    /// (for the reply's `In-Reply-To` and `References`).
+    #[serde(default)]
+    pub in_reply_to_internet_id: Option<String>,
     /// Whom it goes to.
     #[serde(default)]
     pub to: Vec<Correspondent>,
@@ -537,6 +548,29 @@ impl DomainEvent for TriageRulesReordered {
     const SCHEMA_VERSION: u16 = 1;
 }
 
+/// The mail integration read a mailbox's new messages up to `last_uid`:
+/// it goes on after it. IMAP numbers a mailbox's messages with UIDs that
+/// only grow for as long as the mailbox's UIDVALIDITY stays the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxSynced {
+    /// The folder read (`INBOX`).
+    pub folder: String,
+    /// The folder's UIDVALIDITY at the server.
+    pub uid_validity: u32,
+    /// The highest UID read.
+    pub last_uid: u32,
+    /// How many messages this pass handed to the inbox.
+    pub messages: u32,
+    /// When.
+    pub synced_at: DateTime<Utc>,
+}
+
+impl DomainEvent for MailboxSynced {
+    const EVENT_TYPE: &'static str = "MailboxSynced";
+    const SCHEMA_VERSION: u16 = 1;
+}
+
 crate::domain_events! {
     /// What a message stream holds.
     pub enum MessageEvent {
@@ -581,10 +615,19 @@ crate::domain_events! {
     }
 }
 
+crate::domain_events! {
+    /// What a mailbox's sync stream holds.
+    pub enum MailboxEvent {
+        /// New messages were read.
+        Synced(MailboxSynced),
+    }
+}
+
 /// The JSON Schema of every event type of the domain.
 pub fn schemas() -> Vec<(String, schemars::Schema)> {
     use super::EventSet as _;
     let mut schemas = MessageEvent::schemas();
     schemas.extend(TriageRulesEvent::schemas());
+    schemas.extend(MailboxEvent::schemas());
     schemas
 }

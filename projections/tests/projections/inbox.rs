@@ -56,6 +56,7 @@ fn received(id: &str, from: &str, subject: &str, at_text: &str) -> MessageReceiv
         received_at: at(at_text),
         has_list_unsubscribe: false,
         size_bytes: 1234,
+        internet_message_id: None,
     }
 }
 
@@ -442,6 +443,7 @@ async fn erasing_a_correspondent_drops_what_was_said_about_them(f: Fixture) {
             account: "personal".to_owned(),
             thread_id: "thread-m1".to_owned(),
             in_reply_to: "m1".to_owned(),
+            in_reply_to_internet_id: None,
             to: reply_to_dana,
             cc: Vec::new(),
             subject: "Re: Contract".to_owned(),
@@ -573,6 +575,7 @@ async fn threads_with_correspondents_come_newest_first_saying_whether_a_reply_is
             account: "personal".to_owned(),
             thread_id: "venue".to_owned(),
             in_reply_to: "v1".to_owned(),
+            in_reply_to_internet_id: None,
             to: vec![Correspondent::address("jane@example.org")],
             cc: Vec::new(),
             subject: "Re: Venue".to_owned(),

@@ -75,6 +75,7 @@ fn message(id: &str, from: &str, subject: &str, body: &str) -> MessageReceived {
         received_at: at("2026-03-01T08:00:00Z"),
         has_list_unsubscribe: false,
         size_bytes: 100,
+        internet_message_id: None,
     }
 }
 
