@@ -36,9 +36,10 @@ use chrono_tz::Tz;
 use icalendar::{Calendar, CalendarDateTime, Component as _, EventLike as _};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use url::Url;
 
+use crate::integration::fields;
 use crate::{Integration, IntegrationError, Outcome};
 
 /// How long a request may take when not configured.
@@ -242,20 +243,6 @@ enum Request {
     Cancel(Uid),
 }
 
-/// Reads the action's fields into `T`, naming the field at fault.
-fn fields<T: serde::de::DeserializeOwned>(
-    fields: Map<String, Value>,
-) -> Result<T, IntegrationError> {
-    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            IntegrationError::BadAction(e.into_inner().to_string())
-        } else {
-            IntegrationError::BadAction(format!("{path}: {}", e.into_inner()))
-        }
-    })
-}
-
 /// A wall-clock time as the action gives it (`2026-12-03T09:00:00`,
 /// seconds optional).
 fn wall_clock(field: &str, text: &str) -> Result<NaiveDateTime, IntegrationError> {
@@ -301,9 +288,9 @@ impl Request {
         let mut rest = action.clone();
         let kind = rest.remove("action");
         match kind.as_ref().and_then(Value::as_str) {
-            Some("put_event") => Self::put(fields(rest)?),
+            Some("put_event") => Self::put(fields(Value::Object(rest))?),
             Some("cancel_event") => {
-                let cancel: CancelEventAction = fields(rest)?;
+                let cancel: CancelEventAction = fields(Value::Object(rest))?;
                 Ok(Self::Cancel(Uid::parse(cancel.uid)?))
             }
             Some(other) => Err(IntegrationError::BadAction(format!(

@@ -55,3 +55,15 @@ pub trait Integration: Send + Sync {
         idempotency_key: &str,
     ) -> Result<Outcome, IntegrationError>;
 }
+
+/// Reads an action's fields into `T`, naming the field at fault.
+pub(crate) fn fields<T: serde::de::DeserializeOwned>(action: Value) -> Result<T, IntegrationError> {
+    serde_path_to_error::deserialize(action).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            IntegrationError::BadAction(e.into_inner().to_string())
+        } else {
+            IntegrationError::BadAction(format!("{path}: {}", e.into_inner()))
+        }
+    })
+}

@@ -16,6 +16,11 @@
 //!   devices and zigbee2mqtt's state messages report their attributes,
 //!   translated by [`zigbee2mqtt`] (which also says what a desired state is
 //!   published as).
+//! - [`smtp`]: sends mail (the inbox's replies) through an SMTP server,
+//!   under a `Message-ID` made from the actuation, so a retried send is
+//!   recognisably the same mail.
+//! - [`mail_ingest`]: the other way: new mail in an IMAP folder becomes
+//!   the inbox's messages, resuming where the last pass stopped.
 //! - [`caldav`]: writes and removes events in a CalDAV calendar collection,
 //!   one iCalendar resource per event UID, so retries are harmless.
 //! - [`http`]: generic requests to the origins the configuration allows,
@@ -28,8 +33,10 @@
 
 pub mod caldav;
 pub mod http;
+pub mod mail_ingest;
 pub mod mqtt;
 pub mod mqtt_ingest;
+pub mod smtp;
 pub mod zigbee2mqtt;
 
 mod executor;

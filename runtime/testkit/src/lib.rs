@@ -1,6 +1,7 @@
 //! Test support shared by Steward's crates: a PostgreSQL database of its own
 //! for each test, the public store over SQLite or PostgreSQL, and Mosquitto
-//! brokers and Radicale CalDAV servers of a test's own.
+//! brokers, Radicale CalDAV servers and mail servers (Dovecot and aiosmtpd)
+//! of a test's own.
 //!
 //! The server is `STEWARD_TEST_PG_URL` (default the local one, as CI runs
 //! it). Helpers panic on failure: they are for tests only.
@@ -17,9 +18,11 @@ use steward_store_postgres::{PostgresOptions, PostgresStore};
 use steward_store_sqlite::SqliteOptions;
 use uuid::Uuid;
 
+mod mail;
 mod mosquitto;
 mod radicale;
 
+pub use mail::{MAIL_PASSWORD, MAIL_RECIPIENT, MailServer};
 pub use mosquitto::{Mosquitto, free_port};
 pub use radicale::{RADICALE_PASSWORD, RADICALE_USER, Radicale};
 
