@@ -102,6 +102,22 @@ pub struct Config {
     /// Unset: no CalDAV integration, and actuations for it fail as not
     /// configured.
     pub caldav_url: Option<String>,
+    /// The mail account Steward reads and answers (`me@example.org`): the
+    /// inbox's account, and the address replies go out from. Needed by
+    /// `mail_imap_url` and `mail_smtp_url`.
+    pub mail_address: Option<String>,
+    /// The IMAP folder new mail is read from (`imaps://mail.example.org/INBOX`;
+    /// `imap://` only for a server on the same machine or network); its user
+    /// name and password come from the credential vault's `imap` entry.
+    /// Unset: no mail is read.
+    pub mail_imap_url: Option<String>,
+    /// How often, in seconds, the IMAP folder is read.
+    pub mail_poll_seconds: u64,
+    /// The SMTP server replies are sent through (`smtps://mail.example.org`,
+    /// `smtp://mail.example.org:587` for STARTTLS, `?tls=none` only for a
+    /// local server); sign-in from the vault's `smtp` entry. Unset: no
+    /// mail is sent, and replies asked for fail as not configured.
+    pub mail_smtp_url: Option<String>,
     /// The origins the HTTP integration may send requests to
     /// (`["https://api.provider.example"]`); sign-in from the vault's
     /// `http` entry, for its endpoint's origin only. Empty: no HTTP
@@ -191,6 +207,10 @@ impl Default for Config {
             tls_key_file: None,
             mqtt_url: None,
             caldav_url: None,
+            mail_address: None,
+            mail_imap_url: None,
+            mail_poll_seconds: 60,
+            mail_smtp_url: None,
             http_allowed_origins: Vec::new(),
             actuator_dry_run: false,
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
@@ -240,6 +260,10 @@ const KEYS: &[&str] = &[
     "tls_key_file",
     "mqtt_url",
     "caldav_url",
+    "mail_address",
+    "mail_imap_url",
+    "mail_poll_seconds",
+    "mail_smtp_url",
     "http_allowed_origins",
     "actuator_dry_run",
     "mqtt_base_topic",

@@ -1143,6 +1143,143 @@ fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
     );
 }
 
+/// An owner token, and the mail server's IMAP sign-in for `steward` in
+/// the vault (its SMTP server takes mail without one).
+fn mail_in_the_vault(dir: &std::path::Path, mail: &steward_testkit::MailServer) -> String {
+    let created = steward(dir)
+        .args(["token", "create", "--name", "owner", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    let (serve, port) = serve_on_a_free_port(dir);
+    let credentials = serde_json::json!({
+        "kind": "imap",
+        "endpoint": mail.imap_url(),
+        "username": "steward",
+        "password": steward_testkit::MAIL_PASSWORD,
+    });
+    let (status, body) = http(
+        port,
+        "PUT",
+        "/api/v1/credentials/imap",
+        Some(&token),
+        Some(&credentials.to_string()),
+    );
+    stop(serve);
+    assert_eq!(status, 200, "{body}");
+    token
+}
+
+#[test]
+fn serve_reads_new_mail_into_the_inbox_and_sends_a_requested_reply_to_its_sender() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mail = steward_testkit::MailServer::start();
+    let token = mail_in_the_vault(dir.path(), &mail);
+    mail.deliver(
+        "steward",
+        "From: Dana Smith <dana@example.test>\n\
+         To: steward@example.test\n\
+         Subject: Boiler service\n\
+         Message-ID: <boiler-1@example.test>\n\
+         \n\
+         Can the engineer come on Friday?\n",
+    );
+
+    let port = free_port();
+    let serve = serve_command(dir.path(), port)
+        .env("STEWARD_MAIL_ADDRESS", "steward@example.test")
+        .env("STEWARD_MAIL_IMAP_URL", mail.imap_url())
+        .env("STEWARD_MAIL_SMTP_URL", mail.smtp_url())
+        .env("STEWARD_MAIL_POLL_SECONDS", "1")
+        .spawn()
+        .expect("serve starts");
+    wait_for_port(port);
+    let inbox = http_until(port, "/api/v1/inbox", &token, |body| {
+        body.contains("Boiler service")
+    })
+    .unwrap_or_else(|| panic!("the mail reached the inbox\n{}", mail.log()));
+    let inbox: Value = serde_json::from_str(&inbox).expect("JSON");
+    let message_id = inbox["messages"][0]["message_id"]
+        .as_str()
+        .expect("a message id")
+        .to_owned();
+
+    for (command_type, data) in [
+        (
+            "DraftReply",
+            serde_json::json!({"draft_id": "d1", "body_text": "Friday is fine."}),
+        ),
+        ("RequestSend", serde_json::json!({"draft_id": "d1"})),
+    ] {
+        let command = serde_json::json!({
+            "stream_id": format!("message-{message_id}"),
+            "command_type": command_type,
+            "data": data,
+        });
+        let (status, body) = http(
+            port,
+            "POST",
+            "/api/v1/commands",
+            Some(&token),
+            Some(&command.to_string()),
+        );
+        assert_eq!(status, 200, "{command_type}: {body}");
+    }
+    let sent = http_until(
+        port,
+        &format!("/api/v1/streams/message-{message_id}"),
+        &token,
+        |body| body.contains("ReplySent"),
+    );
+    stop(serve);
+    assert!(
+        sent.is_some(),
+        "the reply was recorded sent\n{}",
+        mail.log()
+    );
+    let delivered = mail.mails(steward_testkit::MAIL_RECIPIENT);
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert!(
+        delivered[0].contains("Subject: Re: Boiler service"),
+        "{}",
+        delivered[0]
+    );
+    assert!(
+        delivered[0].contains("In-Reply-To: <boiler-1@example.test>"),
+        "{}",
+        delivered[0]
+    );
+    assert!(delivered[0].contains("Friday is fine."), "{}", delivered[0]);
+}
+
+#[test]
+fn serve_refuses_mail_urls_without_the_address_they_are_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for key in ["STEWARD_MAIL_IMAP_URL", "STEWARD_MAIL_SMTP_URL"] {
+        let output = serve_command(dir.path(), free_port())
+            .env(key, "imaps://mail.example.org")
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("needs `mail_address`"), "{stderr}");
+    }
+    let output = serve_command(dir.path(), free_port())
+        .env("STEWARD_MAIL_ADDRESS", "steward@example.test")
+        .env(
+            "STEWARD_MAIL_SMTP_URL",
+            "smtps://me:secret@mail.example.org",
+        )
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`mail_smtp_url`"), "{stderr}");
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
 #[test]
 fn a_meeting_asked_for_in_plain_language_reaches_the_caldav_server_once_approved() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -6,8 +6,10 @@ use std::time::Duration;
 use steward_actors::saga::{SagaConfig, steward_sagas};
 use steward_actuator::caldav::{CalDavConfig, CalDavIntegration};
 use steward_actuator::http::{HttpConfig, HttpCredentials, HttpIntegration};
+use steward_actuator::mail_ingest::{ImapConfig, MailIngest};
 use steward_actuator::mqtt::{MqttConfig, MqttIntegration};
 use steward_actuator::mqtt_ingest::{IngestConfig, MqttIngest};
+use steward_actuator::smtp::{SmtpConfig, SmtpIntegration};
 use steward_actuator::{ActuatorOptions, ActuatorWorker, ExecutorOptions, PlanExecutor};
 use steward_bus::{JetStreamSource, Relay, SourceConfig};
 use steward_events::{EventStore, StreamId, SubjectId};
@@ -157,6 +159,20 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
             "MQTT ingest",
             opened.store.clone(),
             MqttIngest::LEASE.to_owned(),
+            config.lease_options(),
+            shutdown.clone(),
+            move |lost| {
+                let ingest = Arc::clone(&ingest);
+                async move { ingest.run(lost).await }
+            },
+        ));
+    }
+    if let Some(imap) = mail_folder(config, &opened).await? {
+        let ingest = Arc::new(MailIngest::new(host.clone(), imap));
+        workers.spawn(leased(
+            "mail ingest",
+            opened.store.clone(),
+            MailIngest::LEASE.to_owned(),
             config.lease_options(),
             shutdown.clone(),
             move |lost| {
@@ -500,8 +516,9 @@ impl StopSignal {
 
 /// The actuator with the integrations the configuration names: MQTT when
 /// `mqtt_url` is set (`broker`), CalDAV when `caldav_url` is (signing in
-/// with the vault's `caldav` entry) and HTTP when `http_allowed_origins`
-/// names any (with the vault's `http` entry, for its endpoint's origin).
+/// with the vault's `caldav` entry), mail when `mail_smtp_url` is (the
+/// vault's `smtp` entry) and HTTP when `http_allowed_origins` names any
+/// (with the vault's `http` entry, for its endpoint's origin).
 async fn actuator(
     config: &Config,
     host: &Host,
@@ -524,6 +541,16 @@ async fn actuator(
         let caldav = CalDavIntegration::new(caldav)
             .map_err(|e| Failure::Other(anyhow::anyhow!("the CalDAV integration: {e}")))?;
         actuator = actuator.with(Arc::new(caldav));
+    }
+    if let Some(url) = &config.mail_smtp_url {
+        let address = mail_address(config, "mail_smtp_url")?;
+        let mut smtp = SmtpConfig::from_url(url, address)
+            .map_err(|e| Failure::Input(format!("configuration `mail_smtp_url`: {e}")))?;
+        let vault = CredentialVault::new(opened.store.clone());
+        smtp.credentials = vault_credentials(&vault, "smtp").await?;
+        let smtp = SmtpIntegration::new(smtp)
+            .map_err(|e| Failure::Other(anyhow::anyhow!("the SMTP integration: {e}")))?;
+        actuator = actuator.with(Arc::new(smtp));
     }
     if !config.http_allowed_origins.is_empty() {
         let mut http = HttpConfig::allowing(&config.http_allowed_origins)
@@ -551,6 +578,36 @@ async fn actuator(
         actuator = actuator.with(Arc::new(http));
     }
     Ok(actuator)
+}
+
+/// `mail_address`, which `key` needs.
+fn mail_address<'a>(config: &'a Config, key: &str) -> Result<&'a str, Failure> {
+    config.mail_address.as_deref().ok_or_else(|| {
+        Failure::Input(format!(
+            "configuration `{key}` needs `mail_address`: the account whose mail it is"
+        ))
+    })
+}
+
+/// The IMAP folder `mail_imap_url` names, read for `mail_address` with the
+/// vault's `imap` credentials; `None` when no folder is configured.
+async fn mail_folder(config: &Config, opened: &Opened) -> Result<Option<ImapConfig>, Failure> {
+    let Some(url) = &config.mail_imap_url else {
+        return Ok(None);
+    };
+    let address = mail_address(config, "mail_imap_url")?;
+    let mut imap = ImapConfig::from_url(url, address)
+        .map_err(|e| Failure::Input(format!("configuration `mail_imap_url`: {e}")))?;
+    imap.poll_interval = Duration::from_secs(config.mail_poll_seconds.max(1));
+    let vault = CredentialVault::new(opened.store.clone());
+    imap.credentials = vault_credentials(&vault, "imap").await?;
+    if imap.credentials.is_none() {
+        tracing::warn!(
+            "mail_imap_url is set but the credential vault has no `imap` entry with a user name: \
+             the mail cannot be read until it has one"
+        );
+    }
+    Ok(Some(imap))
 }
 
 /// The remote model `llm_url` names, with the vault's `llm` key if it

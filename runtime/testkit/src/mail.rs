@@ -238,6 +238,47 @@ impl MailServer {
             .join("\n")
     }
 
+    /// Delivers `raw` (a whole mail, `\n` or `\r\n` line ends) into
+    /// `user`'s INBOX the way a delivery agent does: written into the
+    /// Maildir's `tmp` and moved into `new`, where Dovecot finds it.
+    pub fn deliver(&self, user: &str, raw: &str) {
+        let maildir = self.dir.path().join("mail").join(user).join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("a Maildir");
+        }
+        let name = format!("{}.steward-test", uuid::Uuid::now_v7().simple());
+        let staged = maildir.join("tmp").join(&name);
+        // Maildir files end their lines in `\n`; Dovecot serves `\r\n`.
+        std::fs::write(&staged, raw.replace("\r\n", "\n")).expect("the mail is written");
+        if let Some(owner) = users().mail_owner {
+            let chown = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{owner}:{owner}"))
+                .arg(self.dir.path().join("mail").join(user))
+                .status()
+                .expect("chown runs");
+            assert!(chown.success(), "chown -R {owner}");
+        }
+        std::fs::rename(&staged, maildir.join("new").join(&name)).expect("delivered");
+    }
+
+    /// The mails in `user`'s INBOX as the files Dovecot keeps, oldest first.
+    pub fn mails(&self, user: &str) -> Vec<String> {
+        let maildir = self.dir.path().join("mail").join(user).join("Maildir");
+        let mut files: Vec<(std::time::SystemTime, String)> = ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                Some((modified, std::fs::read_to_string(entry.path()).ok()?))
+            })
+            .collect();
+        files.sort_by_key(|(modified, _)| *modified);
+        files.into_iter().map(|(_, mail)| mail).collect()
+    }
+
     /// Stops the SMTP server (to test sending while it is down).
     pub fn stop_smtp(&mut self) {
         let _ = self.smtp.kill();
