@@ -1173,7 +1173,7 @@ fn mail_in_the_vault(dir: &std::path::Path, mail: &steward_testkit::MailServer) 
 }
 
 #[test]
-fn serve_reads_new_mail_into_the_inbox_and_sends_a_requested_reply_to_its_sender() {
+fn a_reply_asked_for_in_plain_language_reaches_the_sender_of_mail_serve_read_once_approved() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mail = steward_testkit::MailServer::start();
     let token = mail_in_the_vault(dir.path(), &mail);
@@ -1206,27 +1206,34 @@ fn serve_reads_new_mail_into_the_inbox_and_sends_a_requested_reply_to_its_sender
         .expect("a message id")
         .to_owned();
 
-    for (command_type, data) in [
-        (
-            "DraftReply",
-            serde_json::json!({"draft_id": "d1", "body_text": "Friday is fine."}),
-        ),
-        ("RequestSend", serde_json::json!({"draft_id": "d1"})),
-    ] {
-        let command = serde_json::json!({
-            "stream_id": format!("message-{message_id}"),
-            "command_type": command_type,
-            "data": data,
-        });
-        let (status, body) = http(
-            port,
-            "POST",
-            "/api/v1/commands",
-            Some(&token),
-            Some(&command.to_string()),
-        );
-        assert_eq!(status, 200, "{command_type}: {body}");
-    }
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/requests",
+        Some(&token),
+        Some(r#"{"text":"reply to Dana saying Friday is fine.","plan_id":"boiler-reply"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    let steps = &answer["decision"]["steps"];
+    assert_eq!(steps[0]["command_type"], "DraftReply", "{answer}");
+    assert_eq!(
+        steps[0]["stream_id"],
+        format!("message-{message_id}").as_str(),
+        "{answer}"
+    );
+    assert_eq!(steps[1]["command_type"], "RequestSend", "{answer}");
+    // Nothing is sent before a person approves.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(mail.mails(steward_testkit::MAIL_RECIPIENT).is_empty());
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/v1/plans/boiler-reply/approve",
+        Some(&token),
+        Some("{}"),
+    );
+    assert_eq!(status, 200, "{body}");
     let sent = http_until(
         port,
         &format!("/api/v1/streams/message-{message_id}"),

@@ -49,8 +49,8 @@ pub use classifier::{IntentClassifier, IntentManifest, IntentPrediction, RankedI
 pub use error::PlannerError;
 pub use intent::{Domain, Intent, UnknownIntent};
 pub use planning::{
-    CLOSE_RUNNER_UP, CONFIDENT, Decision, Declined, Draft, KnownDevice, KnownScene, Lookup,
-    MAX_DEVICES, PlanningContext, Question, decide,
+    CLOSE_RUNNER_UP, CONFIDENT, Decision, Declined, Draft, KnownDevice, KnownMessage, KnownScene,
+    Lookup, MAX_DEVICES, PlanningContext, Question, decide,
 };
 pub use recognizer::{Recognition, Recognizer};
 pub use service::{MAX_PLAN_ID, PlanRequest, Planned, Planner, PlannerSettings, check_plan_id};

@@ -47,6 +47,22 @@ pub struct PlanningContext {
     /// Whether a CalDAV calendar is connected: a meeting put in Steward's
     /// calendar is then written there too, by the actuator.
     pub caldav: bool,
+    /// The messages in the inbox, newest first: a reply is planned to one
+    /// of them.
+    pub messages: Vec<KnownMessage>,
+}
+
+/// A message in the inbox, as the inbox read model lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownMessage {
+    /// Its id (`message-<message_id>`).
+    pub message_id: String,
+    /// The sender's address, unless erased.
+    pub from_address: Option<String>,
+    /// The sender's name, if given and not erased.
+    pub from_name: Option<String>,
+    /// Its subject, unless erased.
+    pub subject: Option<String>,
 }
 
 /// A device of the home, as the home read model lists it.
@@ -174,6 +190,7 @@ pub fn decide(plan_id: &str, recognition: &Recognition, context: &PlanningContex
         Intent::AddToList => shopping_list(intent, confidence, &slots, context, "ListItem"),
         Intent::RemoveFromList => shopping_list(intent, confidence, &slots, context, "Unlist"),
         Intent::ScheduleEvent => schedule_event(plan_id, confidence, &slots, context),
+        Intent::ReplyToMessage => reply_to_message(plan_id, confidence, recognition, context),
         _ => match lookup_path(intent) {
             Some(path) => Decision::Answer(Lookup {
                 intent,
@@ -618,6 +635,223 @@ fn shopping_list(
     })
 }
 
+// ----------------------------------------------------------------- inbox
+
+/// What a reply is to say, and where in the request that begins: the
+/// longest quoted text ('…', "…", “…”), else what follows `saying`, `and
+/// say`, `to say` or `telling them`; `None` when the request does not say.
+fn reply_text(request: &str) -> Option<(usize, String)> {
+    let quoted = [('\'', '\''), ('"', '"'), ('“', '”')]
+        .iter()
+        .filter_map(|(open, close)| quoted(request, *open, *close))
+        .max_by_key(|(_, text)| text.len());
+    let (at, text) = match quoted {
+        Some((at, text)) => (at, text.to_owned()),
+        None => {
+            let lower = request.to_ascii_lowercase();
+            let (at, marker) = [
+                " saying ",
+                " and say ",
+                " to say ",
+                " telling them ",
+                " say ",
+            ]
+            .iter()
+            .filter_map(|marker| lower.find(marker).map(|at| (at, *marker)))
+            .min_by_key(|(at, _)| *at)?;
+            // ASCII lower-casing keeps every byte where it was, so `at` is
+            // a position in `request` too.
+            (at, request.get(at + marker.len()..)?.trim().to_owned())
+        }
+    };
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    Some((at, first.to_uppercase().chain(chars).collect()))
+}
+
+/// The text between `open` and `close` quotes, and where its opening quote
+/// is: an opening quote starts a word and a closing one ends one, so the
+/// apostrophes of `I'll` and `Dana's` are not taken for quotes.
+fn quoted(request: &str, open: char, close: char) -> Option<(usize, &str)> {
+    let starts_word = |at: usize| {
+        request[..at]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace)
+    };
+    let ends_word = |after: usize| {
+        request[after..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric())
+    };
+    let opening = request
+        .char_indices()
+        .find(|(at, c)| *c == open && starts_word(*at))
+        .map(|(at, _)| at)?;
+    let start = opening + open.len_utf8();
+    let end = request[start..]
+        .char_indices()
+        .filter(|(at, c)| *c == close && ends_word(start + at + c.len_utf8()))
+        .map(|(at, _)| start + at)
+        .next_back()?;
+    Some((opening, request[start..end].trim())).filter(|(_, text)| !text.is_empty())
+}
+
+/// The words of a sender or topic slot that can name something: without
+/// articles, possessives and the like.
+fn naming_words(said: &str) -> Vec<String> {
+    const NOISE: &[&str] = &[
+        "a", "an", "the", "my", "our", "their", "his", "her", "about", "from", "message", "email",
+        "mail", "last", "latest",
+    ];
+    // `Dana's` names Dana.
+    words(&said.replace("'s", "").replace("’s", ""))
+        .into_iter()
+        .filter(|word| !NOISE.contains(&word.as_str()))
+        .collect()
+}
+
+/// Whether every word is among `within`'s words (plurals aside).
+fn all_words_in(said: &[String], within: &str) -> bool {
+    let within = words(within);
+    let stem = |word: &str| word.trim_end_matches('s').to_owned();
+    said.iter()
+        .all(|word| within.iter().any(|w| stem(w) == stem(word)))
+}
+
+/// The messages a reply request's `sender` and `topic` name, newest first:
+/// every word of the sender in the sender's name or address, every word of
+/// the topic in the subject; with neither, the newest message.
+fn messages_named<'a>(
+    sender: Option<&str>,
+    topic: Option<&str>,
+    messages: &'a [KnownMessage],
+) -> Vec<&'a KnownMessage> {
+    let sender = sender.map(naming_words).filter(|words| !words.is_empty());
+    let topic = topic.map(naming_words).filter(|words| !words.is_empty());
+    if sender.is_none() && topic.is_none() {
+        return messages.iter().take(1).collect();
+    }
+    messages
+        .iter()
+        .filter(|message| {
+            sender.as_ref().is_none_or(|said| {
+                let who = format!(
+                    "{} {}",
+                    message.from_name.as_deref().unwrap_or_default(),
+                    message
+                        .from_address
+                        .as_deref()
+                        .unwrap_or_default()
+                        .replace(['@', '.'], " ")
+                );
+                all_words_in(said, &who)
+            })
+        })
+        .filter(|message| {
+            topic.as_ref().is_none_or(|said| {
+                all_words_in(said, message.subject.as_deref().unwrap_or_default())
+            })
+        })
+        .collect()
+}
+
+fn describe_sender(message: &KnownMessage) -> String {
+    match (&message.from_name, &message.from_address) {
+        (Some(name), _) => name.clone(),
+        (None, Some(address)) => address.clone(),
+        (None, None) => "someone (erased)".to_owned(),
+    }
+}
+
+fn reply_to_message(
+    plan_id: &str,
+    confidence: f32,
+    recognition: &Recognition,
+    context: &PlanningContext,
+) -> Decision {
+    let intent = Intent::ReplyToMessage;
+    let reply = reply_text(&recognition.text);
+    // Words inside what the reply is to say name neither its sender nor
+    // its topic ("reply to Dana saying Friday works" is not about Friday).
+    let before_reply = |name: &str| {
+        recognition
+            .slots
+            .get(name)
+            .filter(|slot| reply.as_ref().is_none_or(|(at, _)| slot.start < *at))
+            .map(|slot| slot.text.trim())
+            .filter(|text| !text.is_empty())
+    };
+    let sender = before_reply("sender");
+    let topic = before_reply("topic");
+    let found = messages_named(sender, topic, &context.messages);
+    let Some(message) = found.first() else {
+        let mut senders: Vec<String> = Vec::new();
+        for sender in context.messages.iter().map(describe_sender) {
+            if senders.len() < 5 && !senders.contains(&sender) {
+                senders.push(sender);
+            }
+        }
+        let which = match (sender, topic) {
+            (Some(sender), Some(topic)) => format!("from {sender} about {topic}"),
+            (Some(sender), None) => format!("from {sender}"),
+            (None, Some(topic)) => format!("about {topic}"),
+            (None, None) => "at all".to_owned(),
+        };
+        return ask(
+            intent,
+            "sender",
+            format!("There is no message {which} in the inbox. Which message should I answer?"),
+            senders,
+        );
+    };
+    let Some((_, body)) = reply else {
+        return ask(
+            intent,
+            "body",
+            format!("What should the reply to {} say?", describe_sender(message)),
+            Vec::new(),
+        );
+    };
+    let stream_id = format!("message-{}", message.message_id);
+    let to = describe_sender(message);
+    let subject = message.subject.as_deref().unwrap_or("their message");
+    let mut resolved = BTreeMap::from([
+        ("message".to_owned(), json!(message.message_id)),
+        ("body".to_owned(), json!(body)),
+    ]);
+    if let Some(sender) = sender {
+        resolved.insert("sender".to_owned(), json!(sender));
+    }
+    if let Some(topic) = topic {
+        resolved.insert("topic".to_owned(), json!(topic));
+    }
+    Decision::Plan(Draft {
+        intent,
+        confidence,
+        slots: resolved,
+        steps: vec![
+            PlanStep {
+                stream_id: stream_id.clone(),
+                command_type: "DraftReply".to_owned(),
+                data: json!({ "draft_id": plan_id, "body_text": body }),
+                executor: StepExecutor::Domain {},
+                summary: format!("Draft a reply to {to}: \"{body}\""),
+            },
+            PlanStep {
+                stream_id,
+                command_type: "RequestSend".to_owned(),
+                data: json!({ "draft_id": plan_id }),
+                executor: StepExecutor::Domain {},
+                summary: format!("Send it to {to}"),
+            },
+        ],
+        rationale: format!("{to} wrote about \"{subject}\"; the reply says what was asked"),
+        devices: Vec::new(),
+    })
+}
+
 // -------------------------------------------------------------- calendar
 
 fn schedule_event(
@@ -792,6 +1026,29 @@ pub(crate) mod fixtures {
                 end: text.len(),
                 confidence: 0.9,
             })),
+            text: String::new(),
+        }
+    }
+
+    /// [`recognition`] of the request `text`.
+    pub(crate) fn said(
+        text: &str,
+        intent: Intent,
+        confidence: f32,
+        slots: &[(&str, &str)],
+    ) -> Recognition {
+        Recognition {
+            text: text.to_owned(),
+            ..recognition(intent, confidence, slots)
+        }
+    }
+
+    fn message(id: &str, name: Option<&str>, address: &str, subject: &str) -> KnownMessage {
+        KnownMessage {
+            message_id: id.to_owned(),
+            from_address: Some(address.to_owned()),
+            from_name: name.map(str::to_owned),
+            subject: Some(subject.to_owned()),
         }
     }
 
@@ -848,13 +1105,28 @@ pub(crate) mod fixtures {
             }],
             mqtt_base_topic: "zigbee2mqtt".to_owned(),
             caldav: false,
+            messages: vec![
+                message(
+                    "m3",
+                    Some("Dana Smith"),
+                    "dana@example.org",
+                    "Budget review",
+                ),
+                message("m2", None, "orders@amazon.example", "Your order shipped"),
+                message(
+                    "m1",
+                    Some("Dana Smith"),
+                    "dana@example.org",
+                    "Lunch on Friday",
+                ),
+            ],
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{context, recognition};
+    use super::fixtures::{context, recognition, said};
     use super::*;
     use crate::{IntentPrediction, RankedIntent};
 
@@ -1184,5 +1456,171 @@ mod tests {
             decide("p", &recognition(Intent::OutOfScope, 0.9, &[]), &context()),
             Decision::Decline(_)
         ));
+    }
+
+    // ------------------------------------------------------------- inbox
+
+    #[test]
+    fn a_reply_drafts_and_sends_what_was_said_to_the_newest_message_from_the_sender() {
+        let draft = plan(decide(
+            "reply-1",
+            &said(
+                "reply to dana saying friday at noon works",
+                Intent::ReplyToMessage,
+                0.9,
+                &[("sender", "dana")],
+            ),
+            &context(),
+        ));
+        assert_eq!(draft.steps.len(), 2);
+        assert_eq!(draft.steps[0].stream_id, "message-m3");
+        assert_eq!(draft.steps[0].command_type, "DraftReply");
+        assert_eq!(
+            draft.steps[0].data,
+            json!({"draft_id": "reply-1", "body_text": "Friday at noon works"})
+        );
+        assert_eq!(draft.steps[1].stream_id, "message-m3");
+        assert_eq!(draft.steps[1].command_type, "RequestSend");
+        assert_eq!(draft.steps[1].data, json!({"draft_id": "reply-1"}));
+        assert!(
+            draft
+                .steps
+                .iter()
+                .all(|step| step.executor == StepExecutor::Domain {})
+        );
+        assert_eq!(draft.slots["message"], json!("m3"));
+    }
+
+    #[test]
+    fn a_topic_picks_the_message_and_quoted_words_are_the_reply() {
+        let draft = plan(decide(
+            "reply-2",
+            &said(
+                "answer Dana's mail about lunch with 'See you there!'",
+                Intent::ReplyToMessage,
+                0.9,
+                &[("sender", "Dana's"), ("topic", "lunch")],
+            ),
+            &context(),
+        ));
+        assert_eq!(draft.steps[0].stream_id, "message-m1");
+        assert_eq!(draft.steps[0].data["body_text"], json!("See you there!"));
+
+        // A company is named by its address.
+        let draft = plan(decide(
+            "reply-3",
+            &said(
+                "reply to amazon and say thanks",
+                Intent::ReplyToMessage,
+                0.9,
+                &[("sender", "amazon")],
+            ),
+            &context(),
+        ));
+        assert_eq!(draft.steps[0].stream_id, "message-m2");
+        assert_eq!(draft.steps[0].data["body_text"], json!("Thanks"));
+
+        // No sender, no topic: the newest message.
+        let draft = plan(decide(
+            "reply-4",
+            &said(
+                "reply to the latest message saying no thanks",
+                Intent::ReplyToMessage,
+                0.9,
+                &[],
+            ),
+            &context(),
+        ));
+        assert_eq!(draft.steps[0].stream_id, "message-m3");
+        assert_eq!(draft.steps[0].data["body_text"], json!("No thanks"));
+    }
+
+    #[test]
+    fn words_of_the_reply_name_neither_its_sender_nor_its_topic() {
+        let text = "reply to Dana saying Friday is fine";
+        let mut recognition = said(text, Intent::ReplyToMessage, 0.9, &[]);
+        recognition.slots = crate::Slots::new([
+            crate::Slot {
+                name: "sender".into(),
+                text: "Dana".into(),
+                start: 9,
+                end: 13,
+                confidence: 0.9,
+            },
+            crate::Slot {
+                name: "topic".into(),
+                text: "Friday".into(),
+                start: 21,
+                end: 27,
+                confidence: 0.9,
+            },
+        ]);
+        let draft = plan(decide("reply-7", &recognition, &context()));
+        assert_eq!(draft.steps[0].stream_id, "message-m3");
+        assert_eq!(draft.steps[0].data["body_text"], json!("Friday is fine"));
+        assert!(!draft.slots.contains_key("topic"), "{:?}", draft.slots);
+    }
+
+    #[test]
+    fn a_reply_without_words_or_to_nobody_known_is_a_question() {
+        match decide(
+            "reply-5",
+            &said(
+                "write back to dana",
+                Intent::ReplyToMessage,
+                0.9,
+                &[("sender", "dana")],
+            ),
+            &context(),
+        ) {
+            Decision::Ask(question) => {
+                assert_eq!(question.slot.as_deref(), Some("body"));
+                assert!(question.question.contains("Dana Smith"), "{question:?}");
+            }
+            other => panic!("expected a question, got {other:?}"),
+        }
+        match decide(
+            "reply-6",
+            &said(
+                "reply to my landlord saying yes",
+                Intent::ReplyToMessage,
+                0.9,
+                &[("sender", "my landlord")],
+            ),
+            &context(),
+        ) {
+            Decision::Ask(question) => {
+                assert_eq!(question.slot.as_deref(), Some("sender"));
+                assert!(
+                    question.question.contains("from my landlord"),
+                    "{question:?}"
+                );
+                assert_eq!(question.choices, ["Dana Smith", "orders@amazon.example"]);
+            }
+            other => panic!("expected a question, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reply_text_is_taken_from_quotes_or_after_saying() {
+        let text = |request: &str| reply_text(request).map(|(_, text)| text);
+        assert_eq!(
+            reply_text("reply to Sam: \"on my way\""),
+            Some((14, "On my way".into()))
+        );
+        assert_eq!(
+            text("tell the school I'll be late, reply saying I'll be late"),
+            Some("I'll be late".into())
+        );
+        assert_eq!(
+            reply_text("reply and say I'll send the offer later"),
+            Some((5, "I'll send the offer later".into()))
+        );
+        assert_eq!(text("write back to Ana"), None);
+        assert_eq!(text("reply saying "), None);
+        assert_eq!(
+            text("réponds à Émile saying d'accord"),
+            Some("D'accord".into())
+        );
     }
 }

@@ -15,6 +15,8 @@ pub struct Recognition {
     pub intents: IntentPrediction,
     /// The slots the request fills for the most probable intent.
     pub slots: Slots,
+    /// The request, as said (what a reply is to say is taken from it).
+    pub text: String,
 }
 
 /// The intent classifier and the slot tagger on one embedder. Share it
@@ -60,6 +62,10 @@ impl Recognizer {
             .classifier
             .classify_embedded(request, tokens.embedding().clone())?;
         let slots = self.tagger.tag(request, &tokens, intents.intent())?;
-        Ok(Recognition { intents, slots })
+        Ok(Recognition {
+            intents,
+            slots,
+            text: request.to_owned(),
+        })
     }
 }

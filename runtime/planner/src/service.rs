@@ -33,6 +33,7 @@ use steward_events::domain::plans::{ModelLocation, PlanProposed, PlannerModel};
 use steward_events::{Personal, StreamId};
 use steward_host::{Host, Outcome};
 use steward_projections::read_models::home::{self, DeviceFilter};
+use steward_projections::read_models::inbox::{self, InboxQuery, InboxView};
 use steward_projections::{Projection as _, ReadDb};
 use uuid::Uuid;
 
@@ -40,9 +41,12 @@ use crate::privacy::{self, Privacy};
 use crate::remote::{RemoteModel, RemoteReading, read_answer};
 use crate::shadow::{PastPlan, Replayed, compare};
 use crate::{
-    Decision, Domain, Draft, IntentPrediction, KnownDevice, KnownScene, PlannerError,
+    Decision, Domain, Draft, IntentPrediction, KnownDevice, KnownMessage, KnownScene, PlannerError,
     PlanningContext, RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
 };
+
+/// How many of the inbox's newest messages a reply may be planned to.
+const RECENT_MESSAGES: usize = 200;
 
 /// Who the planner's own records (the egress ledger) are from.
 const PLANNER_ACTOR: &str = "system:planner";
@@ -447,7 +451,31 @@ impl Planner {
             scenes,
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
             caldav: self.settings.caldav,
+            messages: self.recent_messages().await?,
         })
+    }
+
+    /// The inbox's newest messages, which a reply may answer.
+    async fn recent_messages(&self) -> Result<Vec<KnownMessage>, PlannerError> {
+        let tables =
+            steward_projections::live_tables(&self.read_models, inbox::Inbox.name()).await?;
+        let query = InboxQuery {
+            view: InboxView::All,
+            limit: RECENT_MESSAGES,
+            ..InboxQuery::default()
+        };
+        let mut messages = inbox::queue(&self.read_models, &tables, &query, Utc::now()).await?;
+        // The queue ranks by priority; a reply names the newest first.
+        messages.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        Ok(messages
+            .into_iter()
+            .map(|message| KnownMessage {
+                message_id: message.message_id,
+                from_address: message.from_address,
+                from_name: message.from_name,
+                subject: message.subject,
+            })
+            .collect())
     }
 }
 
@@ -520,6 +548,7 @@ fn recognition_of(text: &str, reading: &RemoteReading) -> Option<Recognition> {
             probability: reading.confidence,
         }])?,
         slots: Slots::new(slots),
+        text: text.to_owned(),
     })
 }
 
