@@ -2,7 +2,7 @@
 //!
 //! One file holds the log, the subject keys and the master-key check value
 //! (schema in `schemas/sqlite/`). WAL mode lets readers run beside the single
-//! writer; appends take the write lock up front (`BEGIN IMMEDIATE`) and
+//! writer; writes take the write lock up front (`BEGIN IMMEDIATE`) and
 //! several processes sharing the file (the CLI beside `steward serve`) wait
 //! for each other through SQLite's busy timeout instead of failing.
 //!
@@ -56,8 +56,12 @@ impl SqliteOptions {
 pub struct SqliteLog {
     pool: SqlitePool,
     commits: CommitNotifier,
-    /// One appender at a time within this process, so that they queue here
-    /// instead of in SQLite's sleeping busy handler.
+    /// One writer at a time within this process (appends, imports, leases,
+    /// snapshots, the key vault), taken before a pooled connection: writers
+    /// queue here instead of in SQLite's sleeping busy handler, where each
+    /// would hold a connection. Parked there, a serve's many lease renewals
+    /// and key writes once took every connection while the writer they
+    /// waited for needed one, and all stalled for the busy timeout (30 s).
     write_lock: tokio::sync::Mutex<()>,
     poll_interval: Duration,
 }

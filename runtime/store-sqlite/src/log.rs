@@ -260,6 +260,7 @@ impl EventLog for SqliteLog {
     }
 
     async fn save_snapshot(&self, snapshot: SnapshotRow) -> Result<bool, StoreError> {
+        let _writer = self.write_lock.lock().await;
         crate::snapshot::save(&self.pool, snapshot).await
     }
 
@@ -273,10 +274,12 @@ impl EventLog for SqliteLog {
         holder: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
+        let _writer = self.write_lock.lock().await;
         crate::lease::acquire(&self.pool, name, holder, ttl).await
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().await;
         crate::lease::release(&self.pool, name, holder).await
     }
 

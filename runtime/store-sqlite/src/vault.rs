@@ -111,6 +111,7 @@ impl KeyVault for SqliteLog {
         keys: Vec<(SubjectId, Vec<u8>)>,
         master_check: &[u8],
     ) -> Result<HashMap<SubjectId, StoredKey>, StoreError> {
+        let writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         ensure_in_force(&mut tx, master_check).await?;
         let now = micros(Utc::now());
@@ -127,12 +128,14 @@ impl KeyVault for SqliteLog {
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
+        drop(writer);
         let subjects: Vec<SubjectId> = keys.into_iter().map(|(subject, _)| subject).collect();
         self.subject_keys(&subjects).await
     }
 
     async fn destroy_subject_key(&self, subject: &SubjectId) -> Result<bool, StoreError> {
         let now = micros(Utc::now());
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let destroyed = sqlx::query(
             "UPDATE subject_keys SET wrapped_key = NULL, erased_at = ? \
@@ -183,6 +186,7 @@ impl KeyVault for SqliteLog {
         keys: Vec<(SubjectId, StoredKey)>,
     ) -> Result<(), StoreError> {
         let now = micros(Utc::now());
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         for (subject, key) in &keys {
             let (wrapped, erased_at) = match key {
@@ -210,6 +214,7 @@ impl KeyVault for SqliteLog {
         sealed: &[u8],
         master_check: &[u8],
     ) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         ensure_in_force(&mut tx, master_check).await?;
         sqlx::query(
@@ -258,6 +263,7 @@ impl KeyVault for SqliteLog {
     }
 
     async fn rotate_master_key(&self, rotation: &KeyRotation) -> Result<Rotated, StoreError> {
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         if !rotation.old_key_in_force(&check_in_force(&mut tx).await?) {
             return Err(rotation_from_another_key());
