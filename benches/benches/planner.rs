@@ -37,7 +37,7 @@ use steward_host::Host;
 use steward_host::workers::SagaWorker;
 use steward_planner::evaluation::read_labelled;
 use steward_planner::{
-    IntentClassifier, KnownDevice, KnownScene, PlanRequest, Planner, PlannerSettings,
+    IntentClassifier, KnownDevice, KnownMessage, KnownScene, PlanRequest, Planner, PlannerSettings,
     PlanningContext, Recognizer, decide,
 };
 use steward_projections::memory::{Embedder, EmbedderConfig};
@@ -274,6 +274,25 @@ fn home_context() -> PlanningContext {
         scenes,
         mqtt_base_topic: "zigbee2mqtt".to_owned(),
         caldav: false,
+        // A full page of the inbox, as the planner reads it for a reply.
+        messages: (0..200)
+            .map(|n| {
+                let senders = [
+                    "Dana Smith",
+                    "Marcus Lee",
+                    "the council",
+                    "Amazon",
+                    "my landlord",
+                ];
+                let sender = senders[n % senders.len()];
+                KnownMessage {
+                    message_id: format!("m{n}"),
+                    from_address: Some(format!("{}@example.org", sender.replace(' ', "."))),
+                    from_name: Some(sender.to_owned()),
+                    subject: Some(format!("Subject {n}: the budget and the offer")),
+                }
+            })
+            .collect(),
     }
 }
 

@@ -41,9 +41,14 @@ use crate::privacy::{self, Privacy};
 use crate::remote::{RemoteModel, RemoteReading, read_answer};
 use crate::shadow::{PastPlan, Replayed, compare};
 use crate::{
-    Decision, Domain, Draft, IntentPrediction, KnownDevice, KnownMessage, KnownScene, PlannerError,
-    PlanningContext, RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
+    Decision, Domain, Draft, Intent, IntentPrediction, KnownDevice, KnownMessage, KnownScene,
+    PlannerError, PlanningContext, RankedIntent, Recognition, Recognizer, Slot, Slots, decide,
 };
+
+/// Whether planning `intent` reads the inbox (the rest never wait on it).
+fn wants_messages(intent: Intent) -> bool {
+    intent == Intent::ReplyToMessage
+}
 
 /// How many of the inbox's newest messages a reply may be planned to.
 const RECENT_MESSAGES: usize = 200;
@@ -173,7 +178,7 @@ impl Planner {
     /// nothing written.
     pub async fn replay(&self, past: &PastPlan) -> Result<Replayed, PlannerError> {
         let recognition = self.recognize(&past.request).await?;
-        let mut context = self.context().await?;
+        let mut context = self.context(recognition.intents.intent()).await?;
         context.now = past.proposed_at.with_timezone(&self.settings.time_zone);
         let now = decide(&past.plan_id, &recognition, &context);
         Ok(Replayed {
@@ -203,11 +208,12 @@ impl Planner {
                     .as_ref()
                     .is_none_or(|domains| domains.contains(&domain))
         };
-        let local_domain = recognition.intents.intent().domain();
+        let local_intent = recognition.intents.intent();
+        let local_domain = local_intent.domain();
         if !allowed(local_domain) {
             return Err(PlannerError::DomainNotAllowed(local_domain));
         }
-        let context = self.context().await?;
+        let context = self.context(local_intent).await?;
         let mut decision = decide(&plan_id, &recognition, &context);
         let privacy = privacy::classify(&request.text, &recognition.intents);
         let mut location = ModelLocation::Local {};
@@ -238,7 +244,14 @@ impl Planner {
                 .as_ref()
                 .and_then(|reading| recognition_of(&request.text, reading))
             {
-                let remote_decision = decide(&plan_id, &remote_recognition, &context);
+                let remote_intent = remote_recognition.intents.intent();
+                let remote_context =
+                    if wants_messages(remote_intent) && !wants_messages(local_intent) {
+                        self.context(remote_intent).await?
+                    } else {
+                        context.clone()
+                    };
+                let remote_decision = decide(&plan_id, &remote_recognition, &remote_context);
                 if !needs_help(&remote_decision) {
                     recognition = remote_recognition;
                     decision = remote_decision;
@@ -413,8 +426,9 @@ impl Planner {
         Ok((call_id, reading))
     }
 
-    /// What the planner knows now: the home's devices and scenes.
-    async fn context(&self) -> Result<PlanningContext, PlannerError> {
+    /// What the planner knows now for a request of `intent`: the home's
+    /// devices and scenes, and for a reply the inbox's newest messages.
+    async fn context(&self, intent: Intent) -> Result<PlanningContext, PlannerError> {
         let household = &self.settings.household;
         let tables = steward_projections::live_tables(&self.read_models, home::Home.name()).await?;
         let filter = DeviceFilter {
@@ -451,7 +465,11 @@ impl Planner {
             scenes,
             mqtt_base_topic: self.settings.mqtt_base_topic.clone(),
             caldav: self.settings.caldav,
-            messages: self.recent_messages().await?,
+            messages: if wants_messages(intent) {
+                self.recent_messages().await?
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -466,7 +484,7 @@ impl Planner {
         };
         let mut messages = inbox::queue(&self.read_models, &tables, &query, Utc::now()).await?;
         // The queue ranks by priority; a reply names the newest first.
-        messages.sort_by(|a, b| b.received_at.cmp(&a.received_at));
+        messages.sort_by_key(|message| std::cmp::Reverse(message.received_at));
         Ok(messages
             .into_iter()
             .map(|message| KnownMessage {
