@@ -261,55 +261,11 @@ impl MailIngest {
         let mailbox_stream = StreamId::new(Mailbox::CATEGORY, &self.config.account)
             .map_err(|e| SyncError::Server(format!("the account as a stream: {e}")))?;
         let (mailbox, _) = self.host.load::<Mailbox>(&mailbox_stream, false).await?;
-        let mut session = self.sign_in().await?;
+        let mut session = sign_in(&self.config).await?;
         let outcome = self.read_new(&mut session, &mailbox, &mailbox_stream).await;
         // Leaving politely is best effort: what was read is recorded.
         let _ = tokio::time::timeout(self.config.timeout, session.logout()).await;
         outcome
-    }
-
-    async fn sign_in(&self) -> Result<Session, SyncError> {
-        let config = &self.config;
-        let timeout = config.timeout;
-        let tcp = within(
-            timeout,
-            "connecting",
-            TcpStream::connect((config.host.as_str(), config.port)),
-        )
-        .await?
-        .map_err(|e| {
-            SyncError::Server(format!(
-                "connecting to {}:{}: {e}",
-                config.host, config.port
-            ))
-        })?;
-        let stream: Box<dyn Connection> = match config.security {
-            ImapSecurity::None => Box::new(tcp),
-            ImapSecurity::Tls => {
-                let connector = tls_connector()?;
-                let name = rustls::pki_types::ServerName::try_from(config.host.clone())
-                    .map_err(|e| SyncError::Server(format!("the host name for TLS: {e}")))?;
-                let tls = within(timeout, "the TLS handshake", connector.connect(name, tcp))
-                    .await?
-                    .map_err(|e| SyncError::Server(format!("the TLS handshake: {e}")))?;
-                Box::new(tls)
-            }
-        };
-        let mut client = async_imap::Client::new(stream);
-        let greeting = within(timeout, "the greeting", client.read_response())
-            .await?
-            .map_err(|e| SyncError::Server(format!("the greeting: {e}")))?;
-        if greeting.is_none() {
-            return Err(SyncError::Server(
-                "the server closed the connection before greeting".to_owned(),
-            ));
-        }
-        let (user, password) = config.credentials.clone().ok_or_else(|| {
-            SyncError::Server("no credentials: put them in the vault's `imap` entry".to_owned())
-        })?;
-        within(timeout, "signing in", client.login(user, password))
-            .await?
-            .map_err(|(e, _)| SyncError::Server(format!("signing in: {e}")))
     }
 
     async fn read_new(
@@ -431,6 +387,70 @@ impl MailIngest {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+/// Signs in to `config`'s server.
+async fn sign_in(config: &ImapConfig) -> Result<Session, SyncError> {
+    let timeout = config.timeout;
+    let tcp = within(
+        timeout,
+        "connecting",
+        TcpStream::connect((config.host.as_str(), config.port)),
+    )
+    .await?
+    .map_err(|e| {
+        SyncError::Server(format!(
+            "connecting to {}:{}: {e}",
+            config.host, config.port
+        ))
+    })?;
+    let stream: Box<dyn Connection> = match config.security {
+        ImapSecurity::None => Box::new(tcp),
+        ImapSecurity::Tls => {
+            let connector = tls_connector()?;
+            let name = rustls::pki_types::ServerName::try_from(config.host.clone())
+                .map_err(|e| SyncError::Server(format!("the host name for TLS: {e}")))?;
+            let tls = within(timeout, "the TLS handshake", connector.connect(name, tcp))
+                .await?
+                .map_err(|e| SyncError::Server(format!("the TLS handshake: {e}")))?;
+            Box::new(tls)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    let greeting = within(timeout, "the greeting", client.read_response())
+        .await?
+        .map_err(|e| SyncError::Server(format!("the greeting: {e}")))?;
+    if greeting.is_none() {
+        return Err(SyncError::Server(
+            "the server closed the connection before greeting".to_owned(),
+        ));
+    }
+    let (user, password) = config.credentials.clone().ok_or_else(|| {
+        SyncError::Server("no credentials: put them in the vault's `imap` entry".to_owned())
+    })?;
+    within(timeout, "signing in", client.login(user, password))
+        .await?
+        .map_err(|(e, _)| SyncError::Server(format!("signing in: {e}")))
+}
+
+/// Signs in and opens the folder, without reading anything: what the
+/// credential vault's test of an `imap` entry does. Answers what the
+/// folder holds.
+pub async fn check_sign_in(config: &ImapConfig) -> Result<String, SyncError> {
+    let mut session = sign_in(config).await?;
+    let folder = within(
+        config.timeout,
+        "selecting the folder",
+        session.examine(&config.folder),
+    )
+    .await?
+    .map_err(|e| SyncError::Server(format!("the folder `{}`: {e}", config.folder)));
+    let _ = tokio::time::timeout(config.timeout, session.logout()).await;
+    let folder = folder?;
+    Ok(format!(
+        "signed in; `{}` holds {} messages",
+        config.folder, folder.exists
+    ))
 }
 
 /// Runs `future` for at most `timeout`, saying what timed out.

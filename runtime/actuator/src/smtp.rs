@@ -89,6 +89,34 @@ pub enum SmtpConfigError {
     Address(String),
 }
 
+/// The host, port and protection an SMTP URL names.
+fn server(url: &str) -> Result<(String, u16, SmtpSecurity), SmtpConfigError> {
+    let parsed = Url::parse(url).map_err(|e| SmtpConfigError::NotAUrl(e.to_string()))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(SmtpConfigError::CredentialsInUrl);
+    }
+    let host = parsed
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or(SmtpConfigError::NoHost)?
+        .to_owned();
+    if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
+        return Err(SmtpConfigError::PathOrQuery);
+    }
+    let security = match (parsed.scheme(), parsed.query()) {
+        ("smtps", None) => SmtpSecurity::Tls,
+        ("smtp", None | Some("tls=starttls")) => SmtpSecurity::StartTls,
+        ("smtp", Some("tls=none")) => SmtpSecurity::None,
+        ("smtp" | "smtps", Some(_)) => return Err(SmtpConfigError::PathOrQuery),
+        (other, _) => return Err(SmtpConfigError::Scheme(other.to_owned())),
+    };
+    let port = parsed.port().unwrap_or(match security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::StartTls | SmtpSecurity::None => 587,
+    });
+    Ok((host, port, security))
+}
+
 /// Which server to send through, as whom.
 #[derive(Clone)]
 pub struct SmtpConfig {
@@ -126,29 +154,7 @@ impl SmtpConfig {
     /// sending from `address` for the account of that name, without
     /// sign-in, with the default timeout.
     pub fn from_url(url: &str, address: &str) -> Result<Self, SmtpConfigError> {
-        let parsed = Url::parse(url).map_err(|e| SmtpConfigError::NotAUrl(e.to_string()))?;
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(SmtpConfigError::CredentialsInUrl);
-        }
-        let host = parsed
-            .host_str()
-            .filter(|host| !host.is_empty())
-            .ok_or(SmtpConfigError::NoHost)?
-            .to_owned();
-        if !matches!(parsed.path(), "" | "/") || parsed.fragment().is_some() {
-            return Err(SmtpConfigError::PathOrQuery);
-        }
-        let security = match (parsed.scheme(), parsed.query()) {
-            ("smtps", None) => SmtpSecurity::Tls,
-            ("smtp", None | Some("tls=starttls")) => SmtpSecurity::StartTls,
-            ("smtp", Some("tls=none")) => SmtpSecurity::None,
-            ("smtp" | "smtps", Some(_)) => return Err(SmtpConfigError::PathOrQuery),
-            (other, _) => return Err(SmtpConfigError::Scheme(other.to_owned())),
-        };
-        let port = parsed.port().unwrap_or(match security {
-            SmtpSecurity::Tls => 465,
-            SmtpSecurity::StartTls | SmtpSecurity::None => 587,
-        });
+        let (host, port, security) = server(url)?;
         let from: Address = address
             .trim()
             .parse()
@@ -206,28 +212,16 @@ impl std::fmt::Debug for SmtpIntegration {
 }
 
 impl SmtpIntegration {
-    /// Sends through `config`'s server. Connects per mail: replies are
-    /// few, and a pooled connection the server dropped would fail the
-    /// next one.
+    /// Sends through `config`'s server.
     pub fn new(config: SmtpConfig) -> Result<Self, IntegrationError> {
-        let tls_parameters = || {
-            TlsParameters::new(config.host.clone())
-                .map_err(|e| IntegrationError::Refused(format!("TLS set-up: {e}")))
-        };
-        let tls = match config.security {
-            SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
-            SmtpSecurity::StartTls => Tls::Required(tls_parameters()?),
-            SmtpSecurity::None => Tls::None,
-        };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-            .port(config.port)
-            .tls(tls)
-            .timeout(Some(config.timeout));
-        if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-        }
         Ok(Self {
-            transport: builder.build(),
+            transport: transport(
+                &config.host,
+                config.port,
+                config.security,
+                config.credentials.as_ref(),
+                config.timeout,
+            )?,
             config,
         })
     }
@@ -319,6 +313,61 @@ impl SmtpIntegration {
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body_text.clone())
             .map_err(|e| IntegrationError::BadAction(format!("the mail: {e}")))
+    }
+}
+
+/// The transport to a server, connecting per mail: replies are few, and a
+/// pooled connection the server dropped would fail the next.
+fn transport(
+    host: &str,
+    port: u16,
+    security: SmtpSecurity,
+    credentials: Option<&(String, String)>,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, IntegrationError> {
+    let tls_parameters = || {
+        TlsParameters::new(host.to_owned())
+            .map_err(|e| IntegrationError::Refused(format!("TLS set-up: {e}")))
+    };
+    let tls = match security {
+        SmtpSecurity::Tls => Tls::Wrapper(tls_parameters()?),
+        SmtpSecurity::StartTls => Tls::Required(tls_parameters()?),
+        SmtpSecurity::None => Tls::None,
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(timeout));
+    if let Some((user, password)) = credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+/// Connects to the server at `url`, signs in when given `credentials` and
+/// sees that it answers, sending nothing: the credential vault's test of an
+/// `smtp` entry.
+pub async fn check_server(
+    url: &str,
+    credentials: Option<(String, String)>,
+    timeout: Duration,
+) -> Result<String, IntegrationError> {
+    let (host, port, security) =
+        server(url).map_err(|e| IntegrationError::BadAction(e.to_string()))?;
+    let transport = transport(&host, port, security, credentials.as_ref(), timeout)?;
+    match transport.test_connection().await {
+        Ok(true) => Ok(format!(
+            "connected to {host}:{port}{}",
+            if credentials.is_some() {
+                " and signed in"
+            } else {
+                ""
+            }
+        )),
+        Ok(false) => Err(IntegrationError::Unavailable(
+            "the server did not answer NOOP".to_owned(),
+        )),
+        Err(error) => Err(failure(&error)),
     }
 }
 

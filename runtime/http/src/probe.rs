@@ -91,6 +91,8 @@ pub async fn probe(secret: &Secret) -> Result<ProbeResult, Untestable> {
             "http" => Ok(http(secret, reqwest::Method::GET).await),
             "caldav" => Ok(http(secret, propfind()).await),
             "mqtt" => Ok(mqtt(secret).await),
+            "imap" => Ok(imap(secret).await),
+            "smtp" => Ok(smtp(secret).await),
             other => Err(Untestable(other.to_owned())),
         }
     };
@@ -191,14 +193,8 @@ async fn mqtt(secret: &Secret) -> (bool, String) {
     let client_id = format!("steward-probe-{}", uuid::Uuid::now_v7().simple());
     let mut options = MqttOptions::new(client_id, host, port);
     options.set_keep_alive(Duration::from_secs(30));
-    if let Some(username) = &secret.username {
-        let password = secret
-            .password
-            .as_ref()
-            .or(secret.token.as_ref())
-            .cloned()
-            .unwrap_or_default();
-        options.set_credentials(username.clone(), password);
+    if let Some((username, password)) = sign_in(secret) {
+        options.set_credentials(username, password);
     }
     if tls {
         match tls_config() {
@@ -226,6 +222,53 @@ async fn mqtt(secret: &Secret) -> (bool, String) {
     };
     let _ = client.try_disconnect();
     outcome
+}
+
+/// The user name with the password (or the token standing in for it).
+fn sign_in(secret: &Secret) -> Option<(String, String)> {
+    let username = secret.username.clone()?;
+    let password = secret
+        .password
+        .as_ref()
+        .or(secret.token.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    Some((username, password))
+}
+
+/// An IMAP sign-in and a look at the folder the endpoint names (INBOX by
+/// default), as the mail ingest would make them.
+async fn imap(secret: &Secret) -> (bool, String) {
+    use steward_actuator::mail_ingest::{ImapConfig, check_sign_in};
+
+    let Some((username, password)) = sign_in(secret) else {
+        return (
+            false,
+            "an IMAP server needs a user name and password".to_owned(),
+        );
+    };
+    // The account names the inbox's mail in Steward; any name does here.
+    let mut config = match ImapConfig::from_url(&secret.endpoint, "probe") {
+        Ok(config) => config,
+        Err(error) => return (false, error.to_string()),
+    };
+    config.credentials = Some((username, password));
+    config.timeout = PROBE_TIMEOUT;
+    match check_sign_in(&config).await {
+        Ok(detail) => (true, detail),
+        Err(error) => (false, error.to_string()),
+    }
+}
+
+/// A connection to the SMTP server, signed in when the secret has a user
+/// name, and a NOOP; nothing is sent.
+async fn smtp(secret: &Secret) -> (bool, String) {
+    match steward_actuator::smtp::check_server(&secret.endpoint, sign_in(secret), PROBE_TIMEOUT)
+        .await
+    {
+        Ok(detail) => (true, detail),
+        Err(error) => (false, error.to_string()),
+    }
 }
 
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
@@ -264,13 +307,13 @@ mod tests {
     #[tokio::test]
     async fn kinds_without_a_probe_say_so() {
         let secret = Secret {
-            kind: "imap".into(),
-            endpoint: "imaps://mail.example:993".into(),
+            kind: "gopher".into(),
+            endpoint: "gopher://example.org".into(),
             username: Some("ana".into()),
             password: Some("x".into()),
             token: None,
         };
-        let error = probe(&secret).await.expect_err("no imap probe yet");
-        assert!(error.to_string().contains("imap integration"), "{error}");
+        let error = probe(&secret).await.expect_err("no gopher probe");
+        assert!(error.to_string().contains("gopher integration"), "{error}");
     }
 }
