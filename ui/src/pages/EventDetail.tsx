@@ -4,7 +4,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useLocation, useParams } from "react-router";
 import { useApi } from "../api/ApiContext";
-import { unwrap, type EventView } from "../api/client";
+import { ApiError, unwrap, type EventView } from "../api/client";
 import { ErrorMessage } from "../components/ErrorMessage";
 import { filtersToSearch } from "../timeline/filters";
 
@@ -52,6 +52,10 @@ export function EventDetailPage() {
           signal,
         }),
       ),
+    // An event that just arrived live may not be in the timeline's index
+    // yet (it is a projection): ask again shortly before saying "not found".
+    retry: (failures, error) => error instanceof ApiError && error.status === 404 && failures < 3,
+    retryDelay: 500,
   });
 
   if (chain.isPending) {

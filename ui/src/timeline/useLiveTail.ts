@@ -15,21 +15,17 @@ const MAX_LIVE = 10_000;
 
 export function useLiveTail(filters: TimelineFilters, paused: boolean) {
   const api = useApi();
-  const [events, setEvents] = useState<TimelineItem[]>([]);
-  const [status, setStatus] = useState<LiveStatus>(paused ? "paused" : "connecting");
   const key = JSON.stringify(filters);
-  // The position of the last message received for these filters.
-  const lastId = useRef<string | null>(null);
-  const currentKey = useRef(key);
-
-  if (currentKey.current !== key) {
-    // New filters: a new stream from now, and none of the old rows.
-    currentKey.current = key;
-    lastId.current = null;
-    setEvents([]);
-  }
+  // Rows and the last position seen belong to one set of filters: new
+  // filters start a new stream from now, with none of the old rows.
+  const [live, setLive] = useState<{ key: string; rows: TimelineItem[] }>({ key, rows: [] });
+  const last = useRef<{ key: string; id: string | null }>({ key, id: null });
+  const [status, setStatus] = useState<LiveStatus>(paused ? "paused" : "connecting");
 
   useEffect(() => {
+    if (last.current.key !== key) {
+      last.current = { key, id: null };
+    }
     if (paused) {
       setStatus("paused");
       return;
@@ -37,11 +33,18 @@ export function useLiveTail(filters: TimelineFilters, paused: boolean) {
     const filtersNow = JSON.parse(key) as TimelineFilters;
     const abort = new AbortController();
     let delay = 1000;
+    const add = (row: TimelineItem) =>
+      setLive((current) => {
+        const rows = current.key === key ? current.rows : [];
+        return rows.some((r) => r.event_id === row.event_id)
+          ? current
+          : { key, rows: [row, ...rows].slice(0, MAX_LIVE) };
+      });
     const run = async () => {
       setStatus("connecting");
       while (!abort.signal.aborted) {
         const params = liveStreamParams(filtersNow);
-        if (lastId.current !== null) params.set("after", lastId.current);
+        if (last.current.id !== null) params.set("after", last.current.id);
         const query = params.toString();
         try {
           const response = await api.fetch(`/api/v1/events/stream${query ? `?${query}` : ""}`, {
@@ -56,15 +59,9 @@ export function useLiveTail(filters: TimelineFilters, paused: boolean) {
             await readSse(
               response,
               (message) => {
-                if (message.id !== null) lastId.current = message.id;
+                if (message.id !== null) last.current = { key, id: message.id };
                 const event = JSON.parse(message.data) as EventView;
-                if (!matchesFilters(filtersNow, event)) return;
-                const row = toTimelineItem(event);
-                setEvents((rows) =>
-                  rows.some((r) => r.event_id === row.event_id)
-                    ? rows
-                    : [row, ...rows].slice(0, MAX_LIVE),
-                );
+                if (matchesFilters(filtersNow, event)) add(toTimelineItem(event));
               },
               abort.signal,
             );
@@ -83,5 +80,5 @@ export function useLiveTail(filters: TimelineFilters, paused: boolean) {
     return () => abort.abort();
   }, [api, key, paused]);
 
-  return { events, status };
+  return { events: live.key === key ? live.rows : [], status };
 }
