@@ -14,6 +14,7 @@
 // Flows: first run → owner created → timeline; a live event appears while
 // tailing; filtering (URL and rows); event detail; approvals; log out and
 // in; an ended session sends the user to login and back where they were;
+// a causation chain (low stock → the saga's shopping-list item);
 // an axe check of each view (no serious or critical violation);
 // screenshots of each view, on a desktop and a phone-sized screen.
 import { spawn, execFileSync } from "node:child_process";
@@ -308,6 +309,39 @@ async function run() {
   await page.waitForURL((url) => `${url.pathname}${url.search}` === next);
   await page.waitForFunction(() => document.querySelectorAll('[role="listitem"]').length >= 2);
   log("session expiry: back to login, then where the user was");
+
+  // A causation chain: stock running low leads the low-stock saga to list
+  // the item. The filtered live tail shows StockRanLow as it happens.
+  await page.goto(`${base}/timeline?type=StockRanLow`);
+  await page.getByText("Live: new events appear at the top").waitFor();
+  for (const [command_type, data] of [
+    ["StockItem", { item: "coffee beans", quantity: 3, unit: "kg" }],
+    ["SetReorderLevel", { item: "coffee beans", reorder_below: 1, restock_to: 4 }],
+    ["UseItem", { item: "coffee beans", quantity: 2 }],
+  ]) {
+    const sent = await sendCommand(page, { stream_id: "pantry-home", command_type, data });
+    assert.equal(sent.status, 200, `${command_type}: ${JSON.stringify(sent.body)}`);
+  }
+  const low = rowsOf(page).filter({ hasText: "StockRanLow" });
+  await low.getByText("new").waitFor();
+  assert.equal(await rowsOf(page).count(), 1, "only the filtered type arrives live");
+  await low.getByRole("link").click();
+  await page.getByRole("heading", { name: "StockRanLow" }).waitFor();
+  // The saga answers asynchronously: look again until its effect shows.
+  const effects = page.getByRole("list", { name: "It led to" });
+  for (let attempt = 0; ; attempt += 1) {
+    if ((await effects.count()) > 0 && (await effects.getByText("ItemListed").count()) > 0) break;
+    assert.ok(attempt < 20, "the low-stock saga's ItemListed never showed in the chain");
+    await page.waitForTimeout(500);
+    await page.reload();
+    await page.getByRole("heading", { name: "StockRanLow" }).waitFor();
+  }
+  await axe(page, "causation chain");
+  await screenshot(page, "event-chain");
+  await effects.getByRole("link", { name: /ItemListed/ }).click();
+  await page.getByRole("heading", { name: "ItemListed" }).waitFor();
+  await page.getByRole("list", { name: "Led to it (first cause first)" }).getByText("StockRanLow").waitFor();
+  log("chain: StockRanLow led to the saga's ItemListed, and back");
 
   // A phone-sized screen.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

@@ -24,7 +24,7 @@ function ChainList({ title, events }: { title: string; events: EventView[] }) {
   return (
     <>
       <h3>{title}</h3>
-      <ol className="chain">
+      <ol className="chain" aria-label={title}>
         {events.map((event) => (
           <li key={event.event_id}>
             <Link to={`/events/${event.event_id}`}>
