@@ -254,6 +254,12 @@ async function run() {
   await page.reload();
   await page.waitForFunction(() => document.querySelectorAll('[role="listitem"]').length === 2);
   assert.equal(await page.getByLabel("Event type").inputValue(), "ItemListed", "filters survive a reload");
+  // The keyboard moves between rows.
+  await rowsOf(page).first().getByRole("link").focus();
+  await page.keyboard.press("End");
+  await page.waitForFunction(() => document.activeElement?.closest("[data-index]")?.getAttribute("data-index") === "1");
+  await page.keyboard.press("ArrowUp");
+  await page.waitForFunction(() => document.activeElement?.closest("[data-index]")?.getAttribute("data-index") === "0");
   await screenshot(page, "timeline-filtered");
   log("filters: URL updated, rows match, kept across a reload");
 

@@ -1,7 +1,7 @@
 // A stand-in for `steward serve` in unit tests: enough of the API's
 // behaviour (setup, sessions, the timeline, the live stream) for the app's
 // flows, recording what it was asked.
-import type { EventView, SessionView, TimelineItem } from "../api/client";
+import type { EventView, PlanView, SessionView, TimelineItem } from "../api/client";
 
 export const SETUP_CODE = "setup-code-1234";
 
@@ -60,7 +60,10 @@ export class FakeServer {
   loggedIn = false;
   /** Newest first, as the timeline answers. */
   events: TimelineItem[] = [];
-  requests: { method: string; url: URL }[] = [];
+  requests: { method: string; url: URL; csrf: string | null }[] = [];
+  plans: PlanView[] = [];
+  /** Causes and effects by event id, for the chain route. */
+  chains = new Map<string, { ancestors: TimelineItem[]; descendants: TimelineItem[] }>();
   private streams: ReadableStreamDefaultController<Uint8Array>[] = [];
 
   private session(): SessionView {
@@ -82,7 +85,7 @@ export class FakeServer {
   fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    this.requests.push({ method: request.method, url });
+    this.requests.push({ method: request.method, url, csrf: request.headers.get("X-CSRF-Token") });
     const route = `${request.method} ${url.pathname}`;
     if (route === "GET /api/v1/setup") return json(200, { needed: this.setupNeeded });
     if (route === "POST /api/v1/setup") {
@@ -134,8 +137,45 @@ export class FakeServer {
     if (request.method === "GET" && chain) {
       const row = this.events.find((e) => e.event_id === chain[1]);
       if (!row) return problem(404, "the timeline has no event with this id");
-      return json(200, { event: view(row), ancestors: [], descendants: [], truncated: false });
+      const links = this.chains.get(row.event_id) ?? { ancestors: [], descendants: [] };
+      return json(200, {
+        event: view(row),
+        ancestors: links.ancestors.map(view),
+        descendants: links.descendants.map(view),
+        truncated: false,
+      });
+    }
+    if (route === "GET /api/v1/approvals") return json(200, { plans: this.plans });
+    const answer = url.pathname.match(/^\/api\/v1\/plans\/([^/]+)\/(approve|reject)$/);
+    if (request.method === "POST" && answer) {
+      if (request.headers.get("X-CSRF-Token") !== "csrf-1") return problem(403, "csrf");
+      const plan = this.plans.find((p) => p.plan_id === answer[1]);
+      if (!plan) return problem(404, "no such plan");
+      this.plans = this.plans.filter((p) => p !== plan);
+      return json(200, { stream_id: `plan-${plan.plan_id}`, command_id: "c1", correlation_id: plan.correlation_id, duplicate: false, events: [] });
     }
     return problem(404, `nothing at ${route}`);
   };
+}
+
+export function plan(id: string, overrides: Partial<PlanView> = {}): PlanView {
+  return {
+    plan_id: id,
+    status: "awaiting_approval",
+    intent: "home.set_device",
+    domain: "home",
+    confidence: 0.93,
+    step_count: 1,
+    autonomy: "ask",
+    approvers: [],
+    steps_issued: 0,
+    steps_succeeded: 0,
+    simulated: false,
+    proposed_at: "2026-12-02T10:00:00Z",
+    updated_at: "2026-12-02T10:00:00Z",
+    correlation_id: "0193b0c4-2222-7000-8000-000000000009",
+    request: "turn off the hall lamp",
+    steps: [{ summary: "Turn the hall lamp off", executor: { by: "actuator" }, stream_id: "device-hall-lamp", command_type: "RequestDeviceState" }],
+    ...overrides,
+  } as PlanView;
 }

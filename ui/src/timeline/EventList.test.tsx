@@ -1,4 +1,5 @@
-import { render, screen, within } from "@testing-library/react";
+import { render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { createMemoryRouter, RouterProvider } from "react-router";
 import { describe, expect, it, vi } from "vitest";
 import { item } from "../test/fakeServer";
@@ -32,5 +33,25 @@ describe("EventList", () => {
     );
     render(<RouterProvider router={router} />);
     expect(onLoadMore).toHaveBeenCalled();
+  });
+
+  // (End and PageDown scroll to rows out of view, which needs a browser's
+  // layout: ui/scripts/e2e.mjs covers the keys there.)
+  it("moves between rows with the arrow keys and Home", async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => item(1000 - i));
+    const router = createMemoryRouter(
+      [{ path: "/", element: <EventList rows={rows} hasMore={false} loadingMore={false} onLoadMore={() => undefined} /> }],
+      { initialEntries: ["/"] },
+    );
+    render(<RouterProvider router={router} />);
+    const user = userEvent.setup();
+    const links = within(screen.getByRole("list", { name: "Events, newest first" })).getAllByRole("link");
+    links[0]!.focus();
+    await user.keyboard("{ArrowDown}");
+    await waitFor(() => expect(document.activeElement?.closest("[data-index]")).toHaveAttribute("data-index", "1"));
+    await user.keyboard("{ArrowUp}");
+    await waitFor(() => expect(document.activeElement?.closest("[data-index]")).toHaveAttribute("data-index", "0"));
+    await user.keyboard("{ArrowDown}{ArrowDown}{ArrowDown}{Home}");
+    await waitFor(() => expect(document.activeElement?.closest("[data-index]")).toHaveAttribute("data-index", "0"));
   });
 });

@@ -63,9 +63,17 @@ export function EventList({ rows, liveIds, hasMore, loadingMore, onLoadMore }: E
     event.preventDefault();
     const next = Math.max(0, Math.min(rows.length - 1, target));
     virtualizer.scrollToIndex(next, { align: "auto" });
-    requestAnimationFrame(() => {
-      scroller.current?.querySelector<HTMLElement>(`[data-index="${next}"] a`)?.focus();
-    });
+    // The row is rendered once the list has scrolled to it: look for it
+    // over the next few frames.
+    const focusRow = (framesLeft: number) => {
+      const link = scroller.current?.querySelector<HTMLElement>(`[data-index="${next}"] a`);
+      if (link) {
+        link.focus();
+      } else if (framesLeft > 0) {
+        requestAnimationFrame(() => focusRow(framesLeft - 1));
+      }
+    };
+    requestAnimationFrame(() => focusRow(10));
   };
 
   if (rows.length === 0 && !hasMore) {
