@@ -59,6 +59,9 @@ pub fn service(dir: &Path) -> impl HttpServiceFactory + use<> {
         let files = Files::new("/", dir)
             .index_file(INDEX)
             .guard(UiRequests)
+            // `/` and `/index.html` go to the fallback too, so the page is
+            // never cached whichever way it is asked for.
+            .path_filter(|path, _| !(path.as_os_str().is_empty() || path == Path::new(INDEX)))
             .default_handler(fn_service(move |request: ServiceRequest| {
                 spa_index(request, index.clone())
             }));

@@ -61,9 +61,12 @@ async fn serves_the_assets_and_index_html_for_the_apps_own_paths() {
     let dist = built_ui(root.path());
     let app = test::init_service(app(fixture.state_with_ui(&dist))).await;
 
-    let (status, content_type, _, body) = fetch(&app, TestRequest::get().uri("/")).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, INDEX));
-    assert!(content_type.starts_with("text/html"), "{content_type}");
+    for path in ["/", "/index.html"] {
+        let (status, content_type, cache, body) = fetch(&app, TestRequest::get().uri(path)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, INDEX), "{path}");
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert_eq!(cache, "no-cache", "{path}");
+    }
 
     let (status, content_type, _, body) =
         fetch(&app, TestRequest::get().uri("/assets/index-abc123.js")).await;
