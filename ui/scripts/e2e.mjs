@@ -17,121 +17,30 @@
 // a causation chain (low stock → the saga's shopping-list item);
 // an axe check of each view (no serious or critical violation);
 // screenshots of each view, on a desktop and a phone-sized screen.
-import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
+import { checkPrerequisites, launchChromium, startSteward, stewardBin, ui } from "./harness.mjs";
 
-const ui = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const repo = path.dirname(ui);
-const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(process.env.HOME ?? "/root", ".cache/steward/target");
-const stewardBin = process.env.STEWARD_BIN ?? path.join(targetDir, "debug/steward");
-const adminUrl = process.env.STEWARD_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const shots =
   process.env.STEWARD_SCREENSHOTS ??
   (process.env.CARGO_TARGET_DIR
     ? path.join(process.env.CARGO_TARGET_DIR, "ui-screenshots")
     : path.join(ui, "test-results/screenshots"));
-const dist = path.join(ui, "dist");
 
 const started = Date.now();
 const log = (message) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
 
-function fail(message) {
-  console.error(`e2e: ${message}`);
-  process.exit(1);
-}
-
-if (!existsSync(path.join(dist, "index.html"))) fail(`no built UI in ${dist}: run \`npm --prefix ui run build\``);
-if (!existsSync(stewardBin)) fail(`no steward binary at ${stewardBin} (cargo build, or set STEWARD_BIN)`);
-if (!existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath}: apt-get install chromium (or set CHROMIUM)`);
+const bin = stewardBin();
+checkPrerequisites(bin, "e2e");
 mkdirSync(shots, { recursive: true });
 
-// ---------------------------------------------------------------- database
-const database = `steward_ui_e2e_${randomUUID().replaceAll("-", "")}`;
-const psql = (sql) => execFileSync("psql", [adminUrl, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], { stdio: "pipe" });
-psql(`CREATE DATABASE ${database}`);
-const databaseUrl = `${adminUrl.slice(0, adminUrl.lastIndexOf("/"))}/${database}`;
-
-// ---------------------------------------------------------------- steward serve
-const work = mkdtempSync(path.join(tmpdir(), "steward-ui-e2e-"));
-const env = Object.fromEntries(
-  Object.entries(process.env).filter(([key]) => !key.startsWith("STEWARD_") && key !== "DATABASE_URL"),
-);
-const serve = spawn(stewardBin, ["serve"], {
-  cwd: work,
-  env: {
-    ...env,
-    DATABASE_URL: databaseUrl,
-    STEWARD_LISTEN: "127.0.0.1:0",
-    STEWARD_UI_DIR: dist,
-    // The vector memory and planner need the models; the UI's flows do not.
-    STEWARD_MEMORY: "false",
-    STEWARD_LOG: "info",
-  },
-  stdio: ["ignore", "pipe", "pipe"],
-});
-let serveLog = "";
-const waiters = [];
-const onOutput = (chunk) => {
-  serveLog += chunk.toString();
-  for (const waiter of [...waiters]) waiter();
-};
-serve.stdout.on("data", onOutput);
-serve.stderr.on("data", onOutput);
-let serveExited = null;
-serve.on("exit", (code, signal) => {
-  serveExited = { code, signal };
-  for (const waiter of [...waiters]) waiter();
-});
-
-/** The first match of `pattern` in serve's output, waiting for it. */
-function fromLog(pattern, what, timeoutMs = 60_000) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = serveLog.match(pattern);
-      if (match) {
-        waiters.splice(waiters.indexOf(check), 1);
-        clearTimeout(timer);
-        resolve(match);
-      } else if (serveExited) {
-        reject(new Error(`steward serve exited (${JSON.stringify(serveExited)}) before logging ${what}`));
-      }
-    };
-    const timer = setTimeout(() => reject(new Error(`steward serve did not log ${what} in ${timeoutMs} ms`)), timeoutMs);
-    waiters.push(check);
-    check();
-  });
-}
-
 let browser;
+let steward;
 async function cleanUp() {
   await browser?.close().catch(() => undefined);
-  if (!serveExited) {
-    serve.kill("SIGTERM");
-    await new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        serve.kill("SIGKILL");
-        resolve();
-      }, 15_000);
-      serve.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-  try {
-    psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  } catch (error) {
-    console.error(`e2e: could not drop ${database}: ${error}`);
-  }
-  rmSync(work, { recursive: true, force: true });
+  await steward?.stop();
 }
 
 // ---------------------------------------------------------------- helpers
@@ -169,24 +78,10 @@ const rowsOf = (page) => page.getByRole("list", { name: "Events, newest first" }
 
 // ---------------------------------------------------------------- the flows
 async function run() {
-  const [, address] = await fromLog(/HTTP API listening: (https?:\/\/[^/\s]+)\/api\/v1/, "its address");
-  const [, code] = await fromLog(/one-time setup code ([^\s,]+)/, "the setup code");
-  const base = address;
-  log(`serve at ${base} on ${database}`);
-
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  steward = await startSteward(bin, "e2e");
+  const { base, setupCode: code } = steward;
+  log(`serve at ${base} on ${steward.database}`);
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
@@ -375,7 +270,7 @@ try {
   await cleanUp();
 } catch (error) {
   console.error(error);
-  console.error(`--- steward serve's log (last 4000 characters) ---\n${serveLog.slice(-4000)}`);
+  console.error(`--- steward serve's log (last 4000 characters) ---\n${steward?.log().slice(-4000) ?? ""}`);
   await cleanUp();
   process.exit(1);
 }
