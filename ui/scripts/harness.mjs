@@ -12,7 +12,7 @@ import { chromium } from "playwright-core";
 export const ui = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const dist = path.join(ui, "dist");
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(process.env.HOME ?? "/root", ".cache/steward/target");
-const adminUrl = process.env.STEWARD_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const adminUrl = process.env.STEWARD_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 /** The steward binary: $STEWARD_BIN, else cargo's `profile` build. */
