@@ -44,8 +44,14 @@ export function TimelinePage() {
   const live = useLiveTail(filters, paused);
 
   const { rows, liveIds } = useMemo(() => {
-    const paged = timeline.data?.pages.flatMap((page) => page.entries) ?? [];
-    const seen = new Set(paged.map((row) => row.event_id));
+    const pages = timeline.data?.pages ?? [];
+    const paged = pages.flatMap((page) => page.entries);
+    // A live event is newer than everything fetched before it arrived, so
+    // it can only be among the first pages (pages refetched later hold at
+    // most one page's worth of newer events per page): only those are
+    // checked, and the cost stays flat however many rows are loaded.
+    const newest = pages.slice(0, 1 + Math.ceil(live.events.length / PAGE));
+    const seen = new Set(newest.flatMap((page) => page.entries.map((row) => row.event_id)));
     const fresh: TimelineItem[] = live.events.filter((row) => !seen.has(row.event_id));
     return { rows: [...fresh, ...paged], liveIds: new Set(fresh.map((row) => row.event_id)) };
   }, [timeline.data, live.events]);
