@@ -72,6 +72,29 @@ describe("the app", () => {
     expect(here(router)).toBe(`/events/${item(3).event_id}`);
   });
 
+  it("shows nothing read under an ended session to the next one", async () => {
+    const server = new FakeServer();
+    server.loggedIn = true;
+    server.events = [item(1, { event_type: "OldSecret" })];
+    const { router } = start(server, "/timeline");
+    const user = userEvent.setup();
+    await screen.findByText("OldSecret");
+
+    server.loggedIn = false;
+    server.events = [item(2, { event_type: "FreshEvent" })];
+    await user.click(screen.getByRole("link", { name: "Approvals" }));
+    await screen.findByRole("heading", { name: "Log in to Steward" });
+    expect(here(router)).toBe("/login?next=%2Fapprovals");
+    await user.type(screen.getByLabelText("Username"), "alice");
+    await user.type(screen.getByLabelText("Password"), "correct horse battery");
+    await user.click(screen.getByRole("button", { name: "Log in" }));
+    await screen.findByRole("heading", { name: "Approvals" });
+
+    await user.click(screen.getByRole("link", { name: "Timeline" }));
+    await screen.findByText("FreshEvent");
+    expect(screen.queryByText("OldSecret")).not.toBeInTheDocument();
+  });
+
   it("keeps filters in the URL and asks the API with them", async () => {
     const server = new FakeServer();
     server.loggedIn = true;

@@ -34,6 +34,8 @@ export function createAppContext(options: Omit<ApiOptions, "onUnauthenticated"> 
     ...options,
     onUnauthenticated: () => {
       api.setCsrfToken(null);
+      // The gate sends the user to login; what was read under the session
+      // is dropped when the next one starts (`useSessionStarted`).
       queryClient.setQueryData(SESSION_KEY, null);
     },
   });

@@ -1,5 +1,5 @@
 // Who is logged in, and the gate every page but login and setup sits behind.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
 import { useApi } from "./api/ApiContext";
@@ -37,12 +37,21 @@ export function useSetupStatus() {
   });
 }
 
+/** Drops everything read under a session, so that the next user (a member
+ * after the owner, say) never sees it, and nothing refused stays cached. */
+export function forgetSessionData(queryClient: QueryClient) {
+  queryClient.removeQueries({
+    predicate: (query) => query.queryKey[0] !== SESSION_KEY[0] && query.queryKey[0] !== SETUP_KEY[0],
+  });
+}
+
 /** Records a session the server just started (login or setup). */
 export function useSessionStarted() {
   const api = useApi();
   const queryClient = useQueryClient();
   return (session: SessionView) => {
     api.setCsrfToken(session.csrf_token ?? null);
+    forgetSessionData(queryClient);
     queryClient.setQueryData(SESSION_KEY, session);
     queryClient.setQueryData(SETUP_KEY, { needed: false });
   };
@@ -54,9 +63,7 @@ export function useSessionEnded() {
   const queryClient = useQueryClient();
   return () => {
     api.setCsrfToken(null);
-    queryClient.removeQueries({
-      predicate: (query) => query.queryKey[0] !== SESSION_KEY[0] && query.queryKey[0] !== SETUP_KEY[0],
-    });
+    forgetSessionData(queryClient);
     queryClient.setQueryData(SESSION_KEY, null);
   };
 }
