@@ -115,6 +115,7 @@ export function unwrap<T>(result: {
     return data;
   }
   if (response.ok && response.status === 204) {
+    // No body: the routes answering 204 (logout) are typed as having none.
     return undefined as T;
   }
   throw new ApiError(

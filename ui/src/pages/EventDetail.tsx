@@ -6,6 +6,7 @@ import { Link, useLocation, useParams } from "react-router";
 import { useApi } from "../api/ApiContext";
 import { ApiError, unwrap, type EventView } from "../api/client";
 import { ErrorMessage } from "../components/ErrorMessage";
+import { safeNext } from "../session";
 import { filtersToSearch } from "../timeline/filters";
 
 function timelineLink(filter: Record<string, string>) {
@@ -42,7 +43,8 @@ export function EventDetailPage() {
   const api = useApi();
   const { eventId = "" } = useParams();
   const location = useLocation();
-  const back = (location.state as { from?: string } | null)?.from ?? "/timeline";
+  // Where the timeline link came from (its filters), when it did.
+  const back = safeNext((location.state as { from?: string } | null)?.from ?? null);
   const chain = useQuery({
     queryKey: ["chain", eventId],
     queryFn: async ({ signal }) =>
