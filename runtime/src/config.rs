@@ -141,6 +141,11 @@ pub struct Config {
     pub llm_url: Option<String>,
     /// The model to ask at `llm_url`.
     pub llm_model: Option<String>,
+    /// The web UI's built assets (`npm --prefix ui run build` writes
+    /// them), served by `serve` for every path outside the API; relative
+    /// to the working directory. Without an `index.html` there, `/` says
+    /// how to build the UI.
+    pub ui_dir: PathBuf,
 }
 
 /// Where projections read the log.
@@ -217,6 +222,7 @@ impl Default for Config {
             mqtt_discovery_prefix: "homeassistant".to_owned(),
             llm_url: None,
             llm_model: None,
+            ui_dir: PathBuf::from("ui/dist"),
         }
     }
 }
@@ -270,6 +276,7 @@ const KEYS: &[&str] = &[
     "mqtt_discovery_prefix",
     "llm_url",
     "llm_model",
+    "ui_dir",
 ];
 
 /// A configuration that could not be read.
@@ -563,6 +570,29 @@ mod tests {
             assert_eq!(config, Config::default());
             assert_eq!(config.sqlite_path(), PathBuf::from("data/steward.db"));
             assert_eq!(config.read_models_url(), "sqlite://data/read-models.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_ui_directory_comes_from_the_file_then_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            // The developer's own STEWARD_* (ops/dev/test exports the model paths).
+            jail.clear_env();
+            assert_eq!(
+                Config::load(None).map_err(|e| e.to_string())?.ui_dir,
+                PathBuf::from("ui/dist")
+            );
+            jail.create_file("steward.toml", "ui_dir = \"/srv/steward/ui\"\n")?;
+            assert_eq!(
+                Config::load(None).map_err(|e| e.to_string())?.ui_dir,
+                PathBuf::from("/srv/steward/ui")
+            );
+            jail.set_env("STEWARD_UI_DIR", "/opt/steward-ui");
+            assert_eq!(
+                Config::load(None).map_err(|e| e.to_string())?.ui_dir,
+                PathBuf::from("/opt/steward-ui")
+            );
             Ok(())
         });
     }

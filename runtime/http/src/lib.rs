@@ -13,13 +13,16 @@
 //!
 //! - [`tls`]: the rustls configuration for serving HTTPS from certificate
 //!   files, without a reverse proxy.
+//! - [`ui`]: the web UI's built assets from the same origin, with the
+//!   single-page app's fallback to `index.html`.
 //!
 //! [`configure`] mounts everything on an actix-web app, so tests drive the
 //! API without a socket; [`serve`] binds it and runs it until shutdown
 //! ([`serve_tls`] over TLS).
 //! Public routes are exactly `/healthz`, `/readyz`, `/metrics` (unless a
 //! scrape token is configured), `/api/openapi.json`, `/api/docs/`, and the
-//! first-run and login routes (`/api/v1/setup`, `POST /api/v1/session`).
+//! first-run and login routes (`/api/v1/setup`, `POST /api/v1/session`),
+//! and the web UI's static files (which hold no data; the app asks the API).
 //!
 //! [`Scope`]: steward_events::domain::access::Scope
 
@@ -33,6 +36,7 @@ pub mod problem;
 pub mod routes;
 pub mod state;
 pub mod tls;
+pub mod ui;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -150,8 +154,8 @@ async fn not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiE
     })
 }
 
-/// The whole app: [`configure`]d routes, the metrics middleware, problems
-/// for unknown routes.
+/// The whole app: [`configure`]d routes, the metrics middleware, the web
+/// UI when the state names its directory, problems for unknown routes.
 pub fn app(
     state: ApiState,
 ) -> App<
@@ -163,9 +167,16 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let ui_dir = state.ui_dir().map(std::path::Path::to_path_buf);
     App::new()
         .wrap(from_fn(metrics::record))
         .configure(configure(state))
+        // After every API route, so the UI only takes what they did not.
+        .configure(|config| {
+            if let Some(dir) = ui_dir {
+                config.service(ui::service(&dir));
+            }
+        })
         .default_service(web::to(not_found))
 }
 

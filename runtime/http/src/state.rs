@@ -42,6 +42,7 @@ struct Inner {
     session_lifetime: chrono::Duration,
     secure_cookies: bool,
     setup_code: std::sync::Mutex<Option<String>>,
+    ui_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -68,9 +69,18 @@ pub struct ApiStateBuilder {
     login_limits: LoginLimitsConfig,
     session_lifetime: chrono::Duration,
     secure_cookies: bool,
+    ui_dir: Option<std::path::PathBuf>,
 }
 
 impl ApiStateBuilder {
+    /// The directory of the web UI's built assets (`ui/dist`), served for
+    /// every path outside the API (see [`crate::ui`]); without one, only
+    /// the API answers.
+    pub fn ui_dir(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.ui_dir = dir;
+        self
+    }
+
     /// How many login attempts are allowed (tests lower them).
     pub fn login_limits(mut self, limits: LoginLimitsConfig) -> Self {
         self.login_limits = limits;
@@ -167,6 +177,7 @@ impl ApiStateBuilder {
                 session_lifetime: self.session_lifetime,
                 secure_cookies: self.secure_cookies,
                 setup_code: std::sync::Mutex::new(None),
+                ui_dir: self.ui_dir,
             }),
         })
     }
@@ -191,6 +202,7 @@ impl ApiState {
             login_limits: LoginLimitsConfig::default(),
             session_lifetime: chrono::Duration::days(14),
             secure_cookies: false,
+            ui_dir: None,
         }
     }
 
@@ -267,6 +279,11 @@ impl ApiState {
 
     pub(crate) fn secure_cookies(&self) -> bool {
         self.inner.secure_cookies
+    }
+
+    /// Where the web UI's built assets are, if it is served.
+    pub fn ui_dir(&self) -> Option<&std::path::Path> {
+        self.inner.ui_dir.as_deref()
     }
 
     /// Issues the one-time setup code when there is no owner yet (and

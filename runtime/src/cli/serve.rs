@@ -370,7 +370,14 @@ pub(super) async fn run(config: &Config, opened: Opened) -> Result<(), Failure> 
         .session_lifetime(chrono::TimeDelta::days(i64::from(
             config.session_days.max(1),
         )))
-        .secure_cookies(config.session_cookies_secure());
+        .secure_cookies(config.session_cookies_secure())
+        .ui_dir(Some(config.ui_dir.clone()));
+    if !steward_http::ui::is_built(&config.ui_dir) {
+        tracing::warn!(
+            ui_dir = %config.ui_dir.display(),
+            "the web UI is not built (no index.html): `/` says how to build it"
+        );
+    }
     if config.nats_url.is_some() {
         api = api.bus(bus_status);
     }

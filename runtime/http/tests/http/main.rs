@@ -16,6 +16,7 @@ mod projections;
 mod read_models;
 mod requests;
 mod support;
+mod ui;
 mod undo;
 mod users;
 mod webhooks;

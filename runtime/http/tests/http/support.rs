@@ -102,6 +102,21 @@ impl Fixture {
 
     /// Another API state, with its own metrics registry and scrape token.
     pub(crate) fn state_with(&self, metrics_token: Option<String>) -> ApiState {
+        self.builder()
+            .metrics_token(metrics_token)
+            .build()
+            .expect("metrics register")
+    }
+
+    /// Another API state that serves the web UI from `dir`.
+    pub(crate) fn state_with_ui(&self, dir: &std::path::Path) -> ApiState {
+        self.builder()
+            .ui_dir(Some(dir.to_path_buf()))
+            .build()
+            .expect("metrics register")
+    }
+
+    fn builder(&self) -> steward_http::ApiStateBuilder {
         ApiState::builder(
             Arc::new(self.store.clone()),
             self.host.clone(),
@@ -109,11 +124,8 @@ impl Fixture {
         )
         .projections(self.projections.clone())
         .credentials(steward_store_core::CredentialVault::new(self.store.clone()))
-        .metrics_token(metrics_token)
         .memory(self.memory.clone())
         .planner(self.planner.clone())
-        .build()
-        .expect("metrics register")
     }
 
     /// The fixture with the vector memory on: the memory projection among
