@@ -62,7 +62,15 @@ fn received() -> MessageEvent {
 }
 
 fn receive() -> MessageCommand {
-    let e = received_event();
+    receive_from(MessageReceived {
+        // As the header has it: the angle brackets come off.
+        internet_message_id: Some(" <q3-report@example.org> ".into()),
+        ..received_event()
+    })
+}
+
+/// The command that receives `e`.
+fn receive_from(e: MessageReceived) -> MessageCommand {
     MessageCommand::Receive {
         message_id: e.message_id,
         account: e.account,
@@ -75,8 +83,7 @@ fn receive() -> MessageCommand {
         received_at: e.received_at,
         has_list_unsubscribe: e.has_list_unsubscribe,
         size_bytes: e.size_bytes,
-        // As the header has it: the angle brackets come off.
-        internet_message_id: Some(" <q3-report@example.org> ".into()),
+        internet_message_id: e.internet_message_id,
     }
 }
 
@@ -252,73 +259,23 @@ fn receiving_the_same_message_again_changes_nothing() {
 
 #[test]
 fn receiving_another_message_into_the_stream_is_refused() {
-    let MessageCommand::Receive {
-        account,
-        thread_id,
-        from,
-        to,
-        cc,
-        subject,
-        body_text,
-        received_at,
-        has_list_unsubscribe,
-        size_bytes,
-        internet_message_id,
-        ..
-    } = receive()
-    else {
-        unreachable!("receive() builds a Receive")
-    };
     given::<Message>([received()])
-        .when(MessageCommand::Receive {
+        .when(receive_from(MessageReceived {
             message_id: "m2".into(),
-            account,
-            thread_id,
-            from,
-            to,
-            cc,
-            subject,
-            body_text,
-            received_at,
-            has_list_unsubscribe,
-            size_bytes,
-            internet_message_id,
-        })
+            ..received_event()
+        }))
         .then_rejected("message_id_mismatch");
 }
 
 #[test]
 fn receiving_needs_ids_and_a_sender() {
     let with = |message_id: &str, account: &str, from: &str| {
-        let MessageCommand::Receive {
-            thread_id,
-            to,
-            cc,
-            subject,
-            body_text,
-            received_at,
-            has_list_unsubscribe,
-            size_bytes,
-            internet_message_id,
-            ..
-        } = receive()
-        else {
-            unreachable!("receive() builds a Receive")
-        };
-        MessageCommand::Receive {
+        receive_from(MessageReceived {
             message_id: message_id.into(),
             account: account.into(),
-            thread_id,
             from: Correspondent::address(from),
-            to,
-            cc,
-            subject,
-            body_text,
-            received_at,
-            has_list_unsubscribe,
-            size_bytes,
-            internet_message_id,
-        }
+            ..received_event()
+        })
     };
     given::<Message>([])
         .when(with(" ", "personal", "jane@example.org"))
@@ -1464,37 +1421,10 @@ fn rules_command() -> impl Strategy<Value = TriageRulesCommand> {
 #[test]
 fn a_message_id_header_that_could_not_go_back_out_in_a_reply_is_refused() {
     let with = |internet_id: &str| {
-        let MessageCommand::Receive {
-            message_id,
-            account,
-            thread_id,
-            from,
-            to,
-            cc,
-            subject,
-            body_text,
-            received_at,
-            has_list_unsubscribe,
-            size_bytes,
-            ..
-        } = receive()
-        else {
-            unreachable!("receive() builds a Receive")
-        };
-        MessageCommand::Receive {
-            message_id,
-            account,
-            thread_id,
-            from,
-            to,
-            cc,
-            subject,
-            body_text,
-            received_at,
-            has_list_unsubscribe,
-            size_bytes,
+        receive_from(MessageReceived {
             internet_message_id: Some(internet_id.into()),
-        }
+            ..received_event()
+        })
     };
     for bad in [
         "<>",

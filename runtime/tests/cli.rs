@@ -1053,6 +1053,17 @@ fn as_radicale_user(method: &str, url: &str) -> (u16, String) {
 /// A Radicale server with a calendar collection of its user's, whose
 /// password is put in `dir`'s vault through the API as a person sets it:
 /// the server, the collection's URL and the admin token used.
+/// A new admin token's secret, made with `steward token create`.
+fn owner_token(dir: &std::path::Path) -> String {
+    let created = steward(dir)
+        .args(["token", "create", "--name", "owner", "--scope", "admin"])
+        .output()
+        .expect("runs");
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
+    stdout.lines().nth(1).expect("the secret").trim().to_owned()
+}
+
 fn radicale_in_the_vault(dir: &std::path::Path) -> (steward_testkit::Radicale, String, String) {
     let radicale = steward_testkit::Radicale::start(free_port());
     let collection = format!(
@@ -1061,13 +1072,7 @@ fn radicale_in_the_vault(dir: &std::path::Path) -> (steward_testkit::Radicale, S
         steward_testkit::RADICALE_USER
     );
     assert_eq!(as_radicale_user("MKCALENDAR", &collection).0, 201);
-    let created = steward(dir)
-        .args(["token", "create", "--name", "owner", "--scope", "admin"])
-        .output()
-        .expect("runs");
-    assert!(created.status.success());
-    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
-    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    let token = owner_token(dir);
     let (serve, port) = serve_on_a_free_port(dir);
     let credentials = serde_json::json!({
         "kind": "caldav",
@@ -1146,13 +1151,7 @@ fn serve_writes_an_approved_calendar_step_with_the_vaults_caldav_credentials() {
 /// An owner token, and the mail server's IMAP sign-in for `steward` in
 /// the vault (its SMTP server takes mail without one).
 fn mail_in_the_vault(dir: &std::path::Path, mail: &steward_testkit::MailServer) -> String {
-    let created = steward(dir)
-        .args(["token", "create", "--name", "owner", "--scope", "admin"])
-        .output()
-        .expect("runs");
-    assert!(created.status.success());
-    let stdout = String::from_utf8_lossy(&created.stdout).to_string();
-    let token = stdout.lines().nth(1).expect("the secret").trim().to_owned();
+    let token = owner_token(dir);
     let (serve, port) = serve_on_a_free_port(dir);
     let credentials = serde_json::json!({
         "kind": "imap",
